@@ -1,0 +1,162 @@
+"""Settings shared by every environment. The environment is read only in config/env.py."""
+
+from __future__ import annotations
+
+import environ
+
+from config.env import BASE_DIR, read
+from productgraph.tenancy.roles import resolve_urls, with_credentials
+
+ENV = read()
+
+SECRET_KEY = ENV.secret_key or "dev-insecure-key-change-me-in-production"  # noqa: S105
+DEBUG = ENV.debug
+ALLOWED_HOSTS = ENV.allowed_hosts
+PRODUCTGRAPH_DATA_DIR = ENV.data_dir
+
+# --- Databases -----------------------------------------------------------------------------
+# Unset DATABASE_URL / REDIS_URL: the embedded servers under .data/ (operations.md).
+if ENV.database_url:
+    _database_url = ENV.database_url
+else:
+    from productgraph.embedded import ensure_postgres
+
+    _embedded_admin = ensure_postgres(ENV.data_dir)
+    _database_url = with_credentials(
+        _embedded_admin, user="postgres", password="", database="productgraph"
+    )
+DATABASE_URLS = resolve_urls(
+    database_url=_database_url,
+    owner_url=ENV.database_owner_url,
+    admin_url=ENV.database_admin_url,
+    secret_key=SECRET_KEY,
+)
+
+
+def _database(url: str, *, conn_max_age: int) -> dict:
+    config = environ.Env.db_url_config(url)
+    config["ENGINE"] = "django.db.backends.postgresql"
+    # A unix-socket URL (`?host=/path`) names its directory as an option.
+    if not config.get("HOST") and "host" in config.get("OPTIONS", {}):
+        config["HOST"] = config["OPTIONS"].pop("host")
+    config["CONN_MAX_AGE"] = conn_max_age
+    config["CONN_HEALTH_CHECKS"] = True
+    config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    return config
+
+
+DATABASES = {
+    # The runtime role: RLS applies to everything it does (tenancy.md, invariant 2).
+    "default": _database(DATABASE_URLS.runtime, conn_max_age=ENV.conn_max_age),
+    # The owner role: migrations only (`setup_database`).
+    "owner": _database(DATABASE_URLS.owner, conn_max_age=0),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if ENV.redis_url:
+    REDIS_URL = ENV.redis_url
+else:
+    from productgraph.embedded import ensure_redis
+
+    REDIS_URL = ensure_redis(ENV.data_dir)
+
+# --- Applications --------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "productgraph",
+    "orgs",
+    "ingestion",
+    "sessions.apps.SessionsConfig",
+    "journeys",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "productgraph.tenancy.middleware.TenancyMiddleware",
+    "orgs.admin_org.AdminOrgMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# Paths that must answer without a database transaction (liveness, readiness).
+TENANCY_EXEMPT_PATHS = ["/health", "/ready"]
+
+ROOT_URLCONF = "productgraph.urls"
+WSGI_APPLICATION = "productgraph.wsgi.application"
+ASGI_APPLICATION = "productgraph.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "productgraph" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".data" / "static"
+
+# --- REST framework ------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["orgs.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "productgraph.api.exception_handler.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# CORS is enabled on /v1/events only (api.md); the per-project origin list is checked there.
+CORS_URLS_REGEX = r"^/v1/events/?$"
+CORS_ALLOW_ALL_ORIGINS = False
+
+# --- Celery --------------------------------------------------------------------------------
+# redis-py spells a unix socket `unix://`; kombu spells it `redis+socket://`.
+CELERY_BROKER_URL = (
+    "redis+socket://" + REDIS_URL.removeprefix("unix://")
+    if REDIS_URL.startswith("unix://")
+    else REDIS_URL
+)
+
+# --- Logging -------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "text"}},
+    "root": {"handlers": ["console"], "level": ENV.log_level},
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}

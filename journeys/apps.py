@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class JourneysConfig(AppConfig):
+    """Journey definitions, matching and funnels (issue 5)."""
+
+    name = "journeys"

@@ -1,0 +1,1 @@
+"""Shared REST plumbing: the error envelope and its codes."""

@@ -1,0 +1,15 @@
+"""Django's error handlers, answering in the JSON envelope."""
+
+from django.http import JsonResponse
+
+from productgraph.api.errors import ErrorCode, error_response
+
+
+def not_found(request, exception=None) -> JsonResponse:
+    """404 for any unknown path."""
+    return error_response(404, ErrorCode.NOT_FOUND, "No such resource.")
+
+
+def server_error(request) -> JsonResponse:
+    """500: the details are in the log (with the request id), never in the response."""
+    return error_response(500, ErrorCode.INTERNAL_ERROR, "Internal server error.")

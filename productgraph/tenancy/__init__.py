@@ -1,0 +1,1 @@
+"""The tenancy kernel: org context, RLS policies, roles. See README.md in this folder."""

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SessionsConfig(AppConfig):
+    """Product sessions. Labelled `product_sessions`: `sessions` is django.contrib's."""
+
+    name = "sessions"
+    label = "product_sessions"
+    verbose_name = "Product sessions"
