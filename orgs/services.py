@@ -24,7 +24,9 @@ class OrgsError(ValueError):
     """A request to create or change an org object that cannot be honoured."""
 
 
-def organization_create(*, slug: str, name: str, retention_days: int = 90) -> tuple[Organization, bool]:
+def organization_create(
+    *, slug: str, name: str, retention_days: int = 90
+) -> tuple[Organization, bool]:
     """Create an organization, or return the existing one with that slug (created=False)."""
     if slug != slugify(slug) or not slug:
         raise OrgsError(f"invalid slug {slug!r}: use lowercase letters, digits and hyphens")
@@ -63,9 +65,7 @@ def project_create(
                     org=org, name=name, slug=slug, public_id=public_id or _new_public_id()
                 )
         except IntegrityError as exc:
-            raise OrgsError(
-                f"public id {public_id!r} or slug {slug!r} is already taken"
-            ) from exc
+            raise OrgsError(f"public id {public_id!r} or slug {slug!r} is already taken") from exc
         return project, True
 
 

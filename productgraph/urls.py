@@ -1,7 +1,7 @@
 """Root URLconf."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from productgraph import health
 from productgraph.api import handlers
@@ -9,6 +9,7 @@ from productgraph.api import handlers
 urlpatterns = [
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
+    path("", include("orgs.urls")),
     path("admin/", admin.site.urls),
 ]
 

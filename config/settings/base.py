@@ -9,7 +9,7 @@ from productgraph.tenancy.roles import resolve_urls, with_credentials
 
 ENV = read()
 
-SECRET_KEY = ENV.secret_key or "dev-insecure-key-change-me-in-production"  # noqa: S105
+SECRET_KEY = ENV.secret_key or "dev-insecure-key-change-me-in-production"
 DEBUG = ENV.debug
 ALLOWED_HOSTS = ENV.allowed_hosts
 PRODUCTGRAPH_DATA_DIR = ENV.data_dir
@@ -79,6 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "orgs.admin_org.admin_org_context",
             ],
         },
     },
@@ -125,7 +127,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".data" / "static"
+STATIC_ROOT = ENV.data_dir / "static"
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler, set_rollback
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from productgraph.api.errors import (
     RETRY_AFTER_SECONDS,
@@ -44,7 +45,9 @@ def exception_handler(exc, context):
         )
     if is_rls_violation(exc):
         set_rollback()
-        return Response(error_body(ErrorCode.FORBIDDEN, RLS_MESSAGE), status=status.HTTP_403_FORBIDDEN)
+        return Response(
+            error_body(ErrorCode.FORBIDDEN, RLS_MESSAGE), status=status.HTTP_403_FORBIDDEN
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected: let Django log it and answer 500

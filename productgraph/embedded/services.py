@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 # Unix socket paths are limited to 107 bytes on Linux; leave room for the file name.
@@ -108,10 +108,8 @@ def stop(data_dir: Path) -> None:
     """Stop both embedded servers, if they run."""
     pid_file = data_dir / "redis" / "redis.pid"
     if pid_file.exists():
-        try:
+        with suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
     pgdata = data_dir / "pg"
     if (pgdata / "postmaster.pid").exists():
         with warnings.catch_warnings():

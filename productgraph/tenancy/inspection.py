@@ -63,7 +63,10 @@ def table_breaches(cursor, table: str, row: tuple) -> list[str]:
     for name, permissive, roles, cmd, qual, with_check in policies:
         applies = _policy_applies_to_runtime(roles)
         is_org_policy = bool(
-            qual and _ORG_COMPARISON.search(qual) and with_check and _ORG_COMPARISON.search(with_check)
+            qual
+            and _ORG_COMPARISON.search(qual)
+            and with_check
+            and _ORG_COMPARISON.search(with_check)
         )
         if name == POLICY_NAME and cmd == "ALL" and applies and is_org_policy:
             found = True
@@ -108,7 +111,9 @@ def rls_breaches(cursor) -> list[str]:
             if owns:
                 breaches.append(f"runtime role {RUNTIME_ROLE} owns table {relname}")
             elif truncates:
-                breaches.append(f"runtime role {RUNTIME_ROLE} may TRUNCATE {relname} (bypasses RLS)")
+                breaches.append(
+                    f"runtime role {RUNTIME_ROLE} may TRUNCATE {relname} (bypasses RLS)"
+                )
 
     cursor.execute("SELECT current_user")
     current = cursor.fetchone()[0]

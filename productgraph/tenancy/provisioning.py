@@ -61,7 +61,15 @@ def provision_roles_and_database(
     then this only checks that the owner can connect.
     """
     if urls.admin is None:
-        report("no admin URL: assuming the roles and the database exist")
+        report("no admin URL: the roles must exist already (created by a DBA)")
+        if recreate:  # a test database: the owner needs CREATEDB for this
+            with _connect(urls.owner, database="postgres") as owner, owner.cursor() as cur:
+                cur.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(database)
+                    )
+                )
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         _connect(urls.owner, database=database).close()
         return
     with _connect(urls.admin, database="postgres") as admin, admin.cursor() as cur:
@@ -90,9 +98,7 @@ def provision_roles_and_database(
     with _connect(urls.admin, database=database) as admin, admin.cursor() as cur:
         # PostgreSQL 14 and older let every role create objects in `public`.
         cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        cur.execute(
-            sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE))
-        )
+        cur.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE)))
 
 
 def grant_runtime_privileges(urls: DatabaseUrls, *, database: str) -> None:
@@ -105,9 +111,9 @@ def grant_runtime_privileges(urls: DatabaseUrls, *, database: str) -> None:
     statements = [
         sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), runtime),
         sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(runtime),
-        sql.SQL(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}"
-        ).format(runtime),
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(
+            runtime
+        ),
         sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(runtime),
         sql.SQL(
             "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public "

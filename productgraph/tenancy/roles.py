@@ -69,7 +69,9 @@ def with_credentials(url: str, *, user: str, password: str, database: str | None
 
 def derived_password(secret_key: str, role: str) -> str:
     """Return the password `setup_database` gives a role it creates from an admin URL."""
-    return hmac.new(secret_key.encode(), f"productgraph-role:{role}".encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(
+        secret_key.encode(), f"productgraph-role:{role}".encode(), hashlib.sha256
+    ).hexdigest()[:40]
 
 
 def resolve_urls(

@@ -27,6 +27,10 @@ class Command(OpsCommand):
         self.emit(
             f"{options['kind']} key for {project.public_id} (prefix {issued.api_key.prefix}); "
             f"it is shown only now:\n{issued.key}",
-            {"key": issued.key, "prefix": issued.api_key.prefix, "kind": options["kind"],
-             "project": project.public_id},
+            {
+                "key": issued.key,
+                "prefix": issued.api_key.prefix,
+                "kind": options["kind"],
+                "project": project.public_id,
+            },
         )

@@ -32,6 +32,11 @@ class Command(OpsCommand):
         verb = "created" if created else "already exists"
         self.emit(
             f"organization {org.slug} {verb} (id {org.pk})",
-            {"id": org.pk, "slug": org.slug, "name": org.name,
-             "retention_days": org.retention_days, "created": created},
+            {
+                "id": org.pk,
+                "slug": org.slug,
+                "name": org.name,
+                "retention_days": org.retention_days,
+                "created": created,
+            },
         )

@@ -26,7 +26,9 @@ class Command(OpsCommand):
         try:
             with transaction.atomic():
                 project, created = project_create(
-                    org=org, name=options["name"], slug=options["slug"],
+                    org=org,
+                    name=options["name"],
+                    slug=options["slug"],
                     public_id=options["public_id"],
                 )
         except OrgsError as exc:
@@ -34,6 +36,12 @@ class Command(OpsCommand):
         verb = "created" if created else "already exists"
         self.emit(
             f"project {project.public_id} ({project.slug}) in {org.slug} {verb}",
-            {"id": project.pk, "public_id": project.public_id, "slug": project.slug,
-             "name": project.name, "org": org.slug, "created": created},
+            {
+                "id": project.pk,
+                "public_id": project.public_id,
+                "slug": project.slug,
+                "name": project.name,
+                "org": org.slug,
+                "created": created,
+            },
         )

@@ -1,0 +1,50 @@
+# ProductGraph — the two commands a user needs are `make run` and `make test`.
+# Without DATABASE_URL / REDIS_URL both use the embedded PostgreSQL 16 and Redis (.data/).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8080
+export PORT
+
+.PHONY: run test install lint typecheck docs bench stop clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ProductGraph needs Python 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: prepare the database, print the demo keys and a curl, run web + worker + beat.
+run: install
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py setup_database
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py seed_demo --port $(PORT)
+	@echo "Starting web (http://localhost:$(PORT)), worker and beat — Ctrl-C stops all three."
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/honcho start -f Procfile -p $(PORT)
+
+## make test: lint, docs build and the whole suite against real PostgreSQL and Redis.
+test: install lint docs
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy .
+
+docs: install
+	$(BIN)/mkdocs build --strict --quiet --site-dir .data/site
+
+## make stop: stop the embedded PostgreSQL and Redis started by run/test.
+stop: install
+	$(BIN)/python -m productgraph.embedded stop
+
+clean: stop
+	rm -rf .data $(VENV)

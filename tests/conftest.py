@@ -1,0 +1,93 @@
+"""Test database set-up: a real PostgreSQL, the owner migrates, tests run as the runtime role."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections, transaction
+
+from orgs import services
+from orgs.models import Organization, Project
+from productgraph.tenancy.provisioning import (
+    default_database,
+    grant_runtime_privileges,
+    provision_roles_and_database,
+    truncate_all_tables,
+)
+from productgraph.tenancy.roles import url_password, url_user, with_credentials
+
+
+def _test_database_name() -> str:
+    suffix = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"test_{default_database(settings.DATABASE_URLS)}{('_' + suffix) if suffix else ''}"
+
+
+def _test_urls():
+    urls = settings.DATABASE_URLS
+    name = _test_database_name()
+
+    def rename(url: str) -> str:
+        return with_credentials(url, user=url_user(url), password=url_password(url), database=name)
+
+    return replace(urls, runtime=rename(urls.runtime), owner=rename(urls.owner)), name
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_blocker):
+    """Create the test database as in production: roles, owner-run migrations, grants."""
+    urls, name = _test_urls()
+    for alias in ("default", "owner"):
+        connections[alias].close()
+        connections[alias].settings_dict["NAME"] = name
+        settings.DATABASES[alias]["NAME"] = name
+    with django_db_blocker.unblock():
+        provision_roles_and_database(urls, database=name, recreate=True, report=lambda _: None)
+        grant_runtime_privileges(urls, database=name)
+        call_command("migrate", database="owner", interactive=False, verbosity=0)
+        grant_runtime_privileges(urls, database=name)
+        connections["owner"].close()
+    yield
+
+
+@pytest.fixture
+def committed(django_db_setup, django_db_blocker):
+    """Let a test commit for real (middleware, persistent connections); empty tables after."""
+    with django_db_blocker.unblock():
+        yield
+        connections.close_all()
+        urls, name = _test_urls()
+        truncate_all_tables(urls, database=name)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One organization with a project and one key of each kind."""
+
+    org: Organization
+    project: Project
+    ingest_key: str
+    secret_key: str
+
+
+def make_tenant(slug: str) -> Tenant:
+    """Create an org `slug` with project `proj_<slug>` and keys (inside a transaction)."""
+    with transaction.atomic():
+        org, _ = services.organization_create(slug=slug, name=slug.title())
+        project, _ = services.project_create(org=org, name="Web", public_id=f"proj_{slug}")
+        ingest = services.api_key_issue(project=project, kind="ingest", name="test").key
+        secret = services.api_key_issue(project=project, kind="secret", name="test").key
+    return Tenant(org=org, project=project, ingest_key=ingest, secret_key=secret)
+
+
+@pytest.fixture
+def acme(db) -> Tenant:
+    return make_tenant("acme")
+
+
+@pytest.fixture
+def globex(db) -> Tenant:
+    return make_tenant("globex")
