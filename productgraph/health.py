@@ -5,43 +5,59 @@ from __future__ import annotations
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 
-@require_GET
-def health(request):
-    """Answer 200 while the process runs; touch no dependency."""
-    return JsonResponse({"status": "ok"})
+def _failure(exc: Exception) -> str:
+    return f"error: {type(exc).__name__}: {str(exc).strip()[:200]}"
 
 
-def _check_database() -> str:
+def check_database() -> str:
+    """Run one query as the runtime role; return 'ok' or 'error: ...'."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
-        connection.close_if_unusable_or_obsolete()
-        return f"error: {type(exc).__name__}: {str(exc).strip()[:200]}"
+        connection.close()
+        return _failure(exc)
     return "ok"
 
 
-def _check_redis() -> str:
+def check_redis() -> str:
+    """PING Redis; return 'ok' or 'error: ...'."""
     try:
         client = redis.Redis.from_url(
             settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
         )
         client.ping()
     except Exception as exc:
-        return f"error: {type(exc).__name__}: {str(exc).strip()[:200]}"
+        return _failure(exc)
     return "ok"
 
 
-@require_GET
-def ready(request):
-    """Answer 200 when PostgreSQL (as the runtime role) and Redis answer, else 503 naming them."""
-    checks = {"database": _check_database(), "redis": _check_redis()}
-    ok = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ready" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
-    )
+class HealthView(APIView):
+    """Answer 200 while the process runs; touch no dependency."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+class ReadyView(APIView):
+    """Answer 200 when PostgreSQL and Redis answer, else 503 naming the failing check."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        checks = {"database": check_database(), "redis": check_redis()}
+        ok = all(value == "ok" for value in checks.values())
+        return Response(
+            {"status": "ready" if ok else "unavailable", "checks": checks},
+            status=200 if ok else 503,
+        )

@@ -7,8 +7,8 @@ from productgraph import health
 from productgraph.api import handlers
 
 urlpatterns = [
-    path("health", health.health, name="health"),
-    path("ready", health.ready, name="ready"),
+    path("health", health.HealthView.as_view(), name="health"),
+    path("ready", health.ReadyView.as_view(), name="ready"),
     path("", include("orgs.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,144 @@
+"""The admin for staff: the org switcher scopes every tenant page (tenancy.md invariant 7)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from orgs import keys
+from orgs.models import ApiKey
+from productgraph.tenancy.context import org_context
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def switch(client, org_id) -> None:
+    response = client.post("/admin/switch-org/", {"org_id": str(org_id or "")})
+    assert response.status_code == 302
+
+
+TENANT_LISTS = ["/admin/orgs/project/", "/admin/orgs/apikey/", "/admin/orgs/membership/"]
+
+
+@pytest.mark.parametrize("url", TENANT_LISTS)
+def test_tenant_list_without_a_chosen_org_is_empty(staff_client, acme, globex, url):
+    body = staff_client.get(url).content.decode()
+    assert "proj_acme" not in body and "proj_globex" not in body
+    assert "Choose an organization" in body
+
+
+@pytest.mark.parametrize("url", TENANT_LISTS[:2])
+def test_staff_acting_as_acme_sees_acme_and_nothing_of_globex(staff_client, acme, globex, url):
+    switch(staff_client, acme.org.pk)
+    body = staff_client.get(url).content.decode()
+    assert "proj_acme" in body
+    assert "proj_globex" not in body
+    assert keys.prefix_of(globex.ingest_key) not in body
+
+
+def test_globex_object_urls_behave_as_missing_for_acme(staff_client, acme, globex):
+    switch(staff_client, acme.org.pk)
+    with org_context(globex.org.pk):
+        globex_key = ApiKey.objects.filter(org_id=globex.org.pk).first()
+    for url in [
+        f"/admin/orgs/project/{globex.project.pk}/change/",
+        f"/admin/orgs/project/{globex.project.pk}/history/",
+        f"/admin/orgs/apikey/{globex_key.pk}/change/",
+    ]:
+        response = staff_client.get(url, follow=True)
+        body = response.content.decode()
+        assert "proj_globex" not in body, url
+        assert globex_key.prefix not in body, url
+        assert "exist" in body or response.status_code == 404, url
+
+
+def test_search_cannot_reach_globex(staff_client, acme, globex):
+    switch(staff_client, acme.org.pk)
+    body = staff_client.get("/admin/orgs/project/?q=globex").content.decode()
+    assert "proj_globex" not in body
+
+
+def test_each_switch_is_logged(staff_client, acme, globex, caplog):
+    with caplog.at_level(logging.INFO, logger="productgraph.audit"):
+        switch(staff_client, acme.org.pk)
+        switch(staff_client, globex.org.pk)
+    lines = [r.getMessage() for r in caplog.records if r.name == "productgraph.audit"]
+    assert lines == [
+        f"admin org switch user=staff from_org=None to_org={acme.org.pk}",
+        f"admin org switch user=staff from_org={acme.org.pk} to_org={globex.org.pk}",
+    ]
+
+
+def test_non_staff_cannot_switch(client, acme, db):
+    user = get_user_model().objects.create_user("analyst", password="pw")
+    client.force_login(user)
+    response = client.post("/admin/switch-org/", {"org_id": acme.org.pk})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert "admin_org_id" not in client.session
+
+
+def test_issuing_a_key_shows_it_once_and_stores_its_hash(staff_client, acme):
+    switch(staff_client, acme.org.pk)
+    response = staff_client.post(
+        "/admin/orgs/apikey/add/",
+        {"project": acme.project.pk, "kind": "ingest", "name": "from admin"},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    raw = body.split('<code id="issued-key" style="font-size:1.2em">')[1].split("</code>")[0]
+    assert keys.is_well_formed(raw)
+    with org_context(acme.org.pk):
+        stored = ApiKey.objects.get(name="from admin")
+    assert stored.key_hash == keys.digest(raw)
+    page = staff_client.get(f"/admin/orgs/apikey/{stored.pk}/change/").content.decode()
+    assert raw not in page
+
+
+def test_revoke_action_revokes_selected_keys(staff_client, acme):
+    switch(staff_client, acme.org.pk)
+    with org_context(acme.org.pk):
+        ids = list(ApiKey.objects.values_list("pk", flat=True))
+    staff_client.post(
+        "/admin/orgs/apikey/",
+        {"action": "revoke_keys", "_selected_action": [str(i) for i in ids]},
+    )
+    with org_context(acme.org.pk):
+        assert not ApiKey.objects.filter(revoked_at__isnull=True).exists()
+
+
+def test_project_added_in_the_admin_belongs_to_the_chosen_org(staff_client, acme, globex):
+    switch(staff_client, globex.org.pk)
+    response = staff_client.post(
+        "/admin/orgs/project/add/",
+        {
+            "name": "Mobile",
+            "slug": "mobile",
+            "public_id": "proj_globex_mobile",
+            "allowed_origins": "[]",
+            "rate_limit_per_second": 5000,
+            "session_timeout_minutes": 30,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with org_context(globex.org.pk):
+        from orgs.models import Project
+
+        assert Project.objects.get(public_id="proj_globex_mobile").org_id == globex.org.pk
+
+
+def test_admin_index_lists_no_recent_actions(staff_client, acme):
+    switch(staff_client, acme.org.pk)
+    body = staff_client.get("/admin/").content.decode()
+    assert "Recent actions" not in body
+    assert 'id="org-switcher"' in body

@@ -1,0 +1,50 @@
+"""GET /health and GET /ready (api.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_health_answers_without_dependencies(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_ready_checks_database_and_redis(client, db):
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_ready_names_redis_when_it_is_down(client, db, settings, tmp_path):
+    settings.REDIS_URL = f"unix://{tmp_path}/nothing.sock"
+    response = client.get("/ready")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["database"] == "ok"
+    assert checks["redis"].startswith("error: ")
+
+
+def test_ready_names_the_database_when_it_is_down(client, committed):
+    from django.db import connection
+
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    try:
+        response = client.get("/ready")
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"].startswith("error: ")
+    assert response.json()["checks"]["redis"] == "ok"
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready"])
+def test_health_endpoints_refuse_post_in_json(client, path):
+    response = client.post(path)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"

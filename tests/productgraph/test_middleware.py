@@ -1,0 +1,88 @@
+"""The request transaction, org scope, error mapping and persistent connections."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+
+from orgs.models import Project
+from productgraph.tenancy.context import org_context
+from tests.conftest import make_tenant
+
+pytestmark = pytest.mark.urls("tests.probe_urls")
+
+
+@pytest.fixture
+def tenants(committed):
+    return make_tenant("acme"), make_tenant("globex")
+
+
+def test_request_runs_in_the_key_org_and_sees_only_its_rows(client, tenants):
+    acme, _globex = tenants
+    response = client.get("/probe/whoami", HTTP_X_PG_API_KEY=acme.ingest_key)
+    assert response.status_code == 200
+    assert response.json()["org_id"] == acme.org.pk
+    assert response.json()["visible_projects"] == ["proj_acme"]
+
+
+def test_persistent_connection_does_not_carry_the_org_into_the_next_request(
+    client, tenants, settings
+):
+    acme, _globex = tenants
+    connection.settings_dict["CONN_MAX_AGE"] = 600
+    try:
+        client.get("/probe/whoami", HTTP_X_PG_API_KEY=acme.ingest_key)
+        first = connection.connection
+        response = client.get("/probe/anonymous")
+        assert connection.connection is first, "the test must reuse one connection"
+        assert response.json() == {"org_id": None, "projects": 0}
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = 0
+
+
+def test_cross_org_insert_is_a_403_json_error_and_nothing_is_stored(client, tenants):
+    acme, globex = tenants
+    response = client.post(
+        "/probe/cross-insert",
+        {"org_id": globex.org.pk},
+        content_type="application/json",
+        HTTP_X_PG_API_KEY=acme.ingest_key,
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    with transaction.atomic(), org_context(globex.org.pk):
+        assert not Project.objects.filter(public_id="proj_cross").exists()
+
+
+def test_exception_after_a_write_rolls_the_whole_request_back(tenants):
+    from django.test import Client
+
+    acme, _globex = tenants
+    client = Client(raise_request_exception=False)
+    response = client.post("/probe/write-then-fail", HTTP_X_PG_API_KEY=acme.ingest_key)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    with transaction.atomic(), org_context(acme.org.pk):
+        assert not Project.objects.filter(public_id="proj_half").exists()
+
+
+def test_unknown_path_is_a_json_404(client, db):
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_database_down_is_503_with_retry_after(client, tenants):
+    acme, _globex = tenants
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    try:
+        response = client.get("/probe/whoami", HTTP_X_PG_API_KEY=acme.ingest_key)
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+    assert response.status_code == 503
+    assert response["Retry-After"].isdigit()
+    assert response.json()["error"]["code"] == "unavailable"
