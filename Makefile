@@ -29,7 +29,7 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/honcho start -f Procfile -p $(PORT)
 
 ## make test: lint, docs build and the whole suite against real PostgreSQL and Redis.
-test: install lint docs
+test: install lint typecheck docs
 	$(BIN)/pytest
 
 lint: install

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import ENV, LOGGING
+from config.settings.base import ENV
 
 DEBUG = False
 if not ENV.secret_key:
@@ -11,8 +11,3 @@ if not ENV.secret_key:
 SECRET_KEY = ENV.secret_key
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
-if ENV.log_format == "json":
-    LOGGING["formatters"]["text"] = {
-        "format": '{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", '
-        '"message": "%(message)s"}'
-    }

@@ -114,7 +114,7 @@ def stop(data_dir: Path) -> None:
     if (pgdata / "postmaster.pid").exists():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from pgserver._commands import pg_ctl
+            from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
         user = "pgserver" if os.geteuid() == 0 else None
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)

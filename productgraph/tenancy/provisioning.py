@@ -137,7 +137,8 @@ def truncate_all_tables(urls: DatabaseUrls, *, database: str) -> None:
             "WHERE schemaname = 'public' AND tablename NOT IN "
             "('django_migrations', 'django_content_type', 'auth_permission')"
         )
-        tables = cur.fetchone()[0]
+        row = cur.fetchone()
+        tables = row[0] if row else None
         if tables:
             cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 

@@ -48,3 +48,9 @@ def test_health_endpoints_refuse_post_in_json(client, path):
     response = client.post(path)
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_every_response_carries_a_request_id(client, db):
+    generated = client.get("/ready")["X-Request-ID"]
+    assert len(generated) >= 16
+    assert client.get("/ready", HTTP_X_REQUEST_ID="trace-123")["X-Request-ID"] == "trace-123"
