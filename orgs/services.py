@@ -28,8 +28,12 @@ def organization_create(
     *, slug: str, name: str, retention_days: int = 90
 ) -> tuple[Organization, bool]:
     """Create an organization, or return the existing one with that slug (created=False)."""
-    if slug != slugify(slug) or not slug:
-        raise OrgsError(f"invalid slug {slug!r}: use lowercase letters, digits and hyphens")
+    if slug != slugify(slug) or not slug or len(slug) > 100:
+        raise OrgsError(
+            f"invalid slug {slug!r}: use at most 100 lowercase letters, digits and hyphens"
+        )
+    if not name or len(name) > 200:
+        raise OrgsError("an organization name must have 1 to 200 characters")
     existing = Organization.objects.filter(slug=slug).first()
     if existing is not None:
         return existing, False
@@ -45,9 +49,11 @@ def project_create(
     *, org: Organization, name: str, slug: str | None = None, public_id: str | None = None
 ) -> tuple[Project, bool]:
     """Create a project in `org`, or return the existing one with that public id or slug."""
-    slug = slug or slugify(name)
-    if not slug:
-        raise OrgsError("a project needs a name or slug with letters or digits")
+    slug = slug or slugify(name)[:100]
+    if not slug or slug != slugify(slug) or len(slug) > 100:
+        raise OrgsError(f"invalid project slug {slug!r}: at most 100 lowercase letters, digits, -")
+    if not name or len(name) > 200:
+        raise OrgsError("a project name must have 1 to 200 characters")
     if public_id is not None and (
         not public_id.startswith("proj_") or len(public_id) > 64 or len(public_id) < 6
     ):

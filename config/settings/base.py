@@ -13,6 +13,7 @@ SECRET_KEY = ENV.secret_key or "dev-insecure-key-change-me-in-production"
 DEBUG = ENV.debug
 ALLOWED_HOSTS = ENV.allowed_hosts
 PRODUCTGRAPH_DATA_DIR = ENV.data_dir
+PORT = ENV.port
 
 # --- Databases -----------------------------------------------------------------------------
 # Unset DATABASE_URL / REDIS_URL: the embedded servers under .data/ (operations.md).

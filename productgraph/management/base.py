@@ -23,7 +23,9 @@ class OpsCommand(BaseCommand):
             return super().execute(*args, **options)
         except CommandError as exc:
             if self.as_json and not self.emitted:
-                self.stdout.write(json.dumps({"error": {"message": str(exc)}}))
+                self.stdout.write(
+                    json.dumps({"error": {"code": "command_error", "message": str(exc)}})
+                )
             raise
 
     def emit(self, summary: str, payload: dict[str, Any]) -> None:

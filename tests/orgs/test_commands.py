@@ -96,3 +96,22 @@ def test_seed_demo_prints_the_same_keys_each_time(db, capsys, settings, tmp_path
     assert first["ingest_key"] == again["ingest_key"]
     assert "X-PG-API-Key: " + first["ingest_key"] in first["curl"]
     assert (tmp_path / "demo_keys.json").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("create_org", "--slug", "a" * 101, "--name", "x"),
+        ("create_org", "--slug", "ok", "--name", "n" * 201),
+    ],
+)
+def test_create_org_rejects_oversized_input_in_one_line(db, args):
+    with pytest.raises(CommandError, match="invalid slug|name must have"):
+        call_command(*args)
+
+
+def test_json_errors_use_the_error_envelope(db, capsys):
+    with pytest.raises(CommandError):
+        call_command("create_project", "--org", "nope", "--name", "x", "--json")
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["error"]["code"] == "command_error"

@@ -8,7 +8,6 @@ convenience, like a credentials file. Keys that no longer authenticate are repla
 from __future__ import annotations
 
 import json
-import os
 
 from django.conf import settings
 from django.db import transaction
@@ -37,7 +36,7 @@ class Command(OpsCommand):
     help = "Create the demo organization and project once; print its keys and a curl to try."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+        parser.add_argument("--port", type=int, default=settings.PORT)
 
     def handle(self, *args, **options):
         path = settings.PRODUCTGRAPH_DATA_DIR / "demo_keys.json"
