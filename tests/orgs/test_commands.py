@@ -106,7 +106,7 @@ def test_seed_demo_prints_the_same_keys_each_time(db, capsys, settings, tmp_path
     ],
 )
 def test_create_org_rejects_oversized_input_in_one_line(db, args):
-    with pytest.raises(CommandError, match="invalid slug|name must have"):
+    with pytest.raises(CommandError, match=r"invalid slug|name must have"):
         call_command(*args)
 
 
