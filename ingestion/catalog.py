@@ -124,6 +124,3 @@ MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTES_BYTES = 16 * KB
 MAX_EVENT_BYTES = 100 * KB
 MAX_FUTURE_SECONDS = 24 * 3600
-
-# Server-set columns, in the order the write path stores them after the catalog's.
-SERVER_COLUMNS = ("org_id", "project_id", "attributes", "received_at", "user_agent")

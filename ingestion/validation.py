@@ -108,7 +108,7 @@ def _check_json(field: Field, value: Any) -> tuple[Any, str | None]:
 def _serialized(value: Any, max_bytes: int | None) -> tuple[str | None, str | None]:
     try:
         encoded = _encode(value)
-    except (msgspec.EncodeError, UnicodeEncodeError, OverflowError, TypeError):
+    except (msgspec.EncodeError, UnicodeEncodeError, OverflowError, TypeError, RecursionError):
         return None, "must be valid JSON with valid Unicode"
     if b"\\u0000" in encoded:
         return None, "must not contain NUL characters"

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from productgraph import health
 from productgraph.api import handlers
@@ -9,6 +10,9 @@ from productgraph.api import handlers
 urlpatterns = [
     path("health", health.HealthView.as_view(), name="health"),
     path("ready", health.ReadyView.as_view(), name="ready"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("ingestion.urls")),
     path("", include("orgs.urls")),
     path("admin/", admin.site.urls),
 ]

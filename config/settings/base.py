@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "django_guid",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "productgraph",
     "orgs",
     "ingestion",
@@ -83,7 +85,7 @@ MIDDLEWARE = [
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "ingestion.cors.ProjectCorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,11 +142,34 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "productgraph.api.exception_handler.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-# CORS is enabled on /v1/events only (api.md); the per-project origin list is checked there.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ProductGraph API",
+    "DESCRIPTION": "Batch event ingestion and service health (api.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "AUTHENTICATION_WHITELIST": ["orgs.authentication.ApiKeyAuthentication"],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-PG-API-Key"},
+        }
+    },
+}
+
+# CORS on /v1/events only (api.md); ingestion.cors applies each project's origin list.
+# Credentials are allowed because the view never authenticates by cookie.
 CORS_URLS_REGEX = r"^/v1/events/?$"
-CORS_ALLOW_ALL_ORIGINS = False
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["Content-Type", "Content-Encoding", "X-PG-API-Key", "Authorization"]
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- Celery --------------------------------------------------------------------------------
 # redis-py spells a unix socket `unix://`; kombu spells it `redis+socket://`.
@@ -183,5 +208,5 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": ENV.log_level},
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    "loggers": {"pgserver": {"level": "WARNING"}, "django_guid": {"level": "WARNING"}},
 }

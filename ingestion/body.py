@@ -1,0 +1,114 @@
+"""Read a request body within the size limit, gzip included (bomb-safe), and decode it."""
+
+from __future__ import annotations
+
+import zlib
+from typing import IO, Any
+
+import msgspec
+
+from ingestion.errors import IngestionErrorCode
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_EVENTS = 1000
+_CHUNK = 64 * 1024
+_JSON_TYPES = ("application/json", "text/plain")
+
+
+class BodyError(Exception):
+    """A whole-request problem: HTTP status, stable code, message."""
+
+    def __init__(self, status: int, code: IngestionErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def too_large() -> BodyError:
+    return BodyError(
+        413,
+        IngestionErrorCode.PAYLOAD_TOO_LARGE,
+        f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB (compressed or decompressed).",
+    )
+
+
+def check_length(content_length: int | None) -> None:
+    """413 when the declared body is over the limit (before anything is read)."""
+    if content_length is not None and content_length > MAX_BODY_BYTES:
+        raise too_large()
+
+
+def read_limited(stream: IO[bytes]) -> bytes:
+    """Read at most MAX_BODY_BYTES from the stream; 413 beyond that."""
+    data = stream.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise too_large()
+    return data
+
+
+def gunzip_limited(data: bytes) -> bytes:
+    """Decompress gzip without ever holding more than MAX_BODY_BYTES + one chunk."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = bytearray()
+    try:
+        chunk = inflater.decompress(data, _CHUNK)
+        while True:
+            out += chunk
+            if len(out) > MAX_BODY_BYTES:
+                raise too_large()
+            if not inflater.unconsumed_tail:
+                break
+            chunk = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+        out += inflater.flush()
+    except zlib.error as exc:
+        raise BodyError(400, IngestionErrorCode.INVALID_JSON, "The gzip body is corrupt.") from exc
+    if len(out) > MAX_BODY_BYTES:
+        raise too_large()
+    if not inflater.eof:
+        raise BodyError(400, IngestionErrorCode.INVALID_JSON, "The gzip body is truncated.")
+    return bytes(out)
+
+
+def check_content_type(content_type: str) -> None:
+    """415 unless the media type is JSON or text/plain (what sendBeacon sends)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in _JSON_TYPES:
+        raise BodyError(
+            415,
+            IngestionErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            "Send Content-Type: application/json (or text/plain).",
+        )
+
+
+def decode_batch(raw: bytes) -> list[Any]:
+    """Decode `{"events": [...]}`; return the events list or raise a 400."""
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise BodyError(
+            400, IngestionErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc}"
+        ) from exc
+    except RecursionError as exc:
+        raise BodyError(
+            400, IngestionErrorCode.INVALID_JSON, "The body is nested too deeply."
+        ) from exc
+    if not isinstance(body, dict):
+        raise BodyError(
+            400,
+            IngestionErrorCode.INVALID_BODY,
+            'The body must be a JSON object: {"events": [...]}.',
+        )
+    events = body.get("events")
+    if not isinstance(events, list):
+        raise BodyError(
+            400, IngestionErrorCode.INVALID_BODY, 'The body must have "events": a list of events.'
+        )
+    if len(events) > MAX_EVENTS:
+        raise BodyError(
+            400,
+            IngestionErrorCode.BATCH_TOO_LARGE,
+            f"A batch holds at most {MAX_EVENTS} events; this one has {len(events)}. "
+            "Nothing was stored.",
+        )
+    return events

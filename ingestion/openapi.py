@@ -1,0 +1,97 @@
+"""OpenAPI schema of POST /v1/events, derived from the event catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingestion.body import MAX_EVENTS
+from ingestion.catalog import FIELDS, MAX_ATTRIBUTES, Field
+
+_JSON_VALUE: dict[str, Any] = {}  # any JSON value
+
+
+def field_schema(field: Field) -> dict[str, Any]:
+    """Return the JSON schema of one catalog field (nullable unless required)."""
+    schema: dict[str, Any]
+    if field.kind == "string":
+        schema = {"type": "string"}
+        if field.choices:
+            schema["enum"] = list(field.choices)
+        if field.min_length:
+            schema["minLength"] = field.min_length
+        if field.max_length is not None:
+            schema["maxLength"] = field.max_length
+    elif field.kind == "timestamp":
+        schema = {"type": "string", "format": "date-time"}
+    elif field.kind in ("integer", "number"):
+        schema = {"type": field.kind}
+        if field.minimum is not None:
+            schema["minimum"] = field.minimum
+        if field.maximum is not None:
+            schema["maximum"] = field.maximum
+    elif field.kind == "object":
+        schema = {"type": "object", "additionalProperties": True}
+    else:
+        schema = dict(_JSON_VALUE)
+    if field.description:
+        schema["description"] = field.description
+    if not field.required and field.kind != "json":
+        schema["nullable"] = True
+    return schema
+
+
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        f"A flat object of dotted keys (events.md). Other keys are kept as attributes "
+        f"(at most {MAX_ATTRIBUTES})."
+    ),
+    "required": [field.key for field in FIELDS if field.required],
+    "properties": {
+        **{field.key: field_schema(field) for field in FIELDS},
+        "project_id": {"type": "string", "nullable": True},
+        "product_id": {"type": "string", "nullable": True},
+    },
+    "additionalProperties": True,
+}
+
+BATCH_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {"events": {"type": "array", "maxItems": MAX_EVENTS, "items": EVENT_SCHEMA}},
+    "additionalProperties": True,
+}
+
+INGEST_RESPONSE: dict[str, Any] = {
+    "type": "object",
+    "required": ["accepted", "duplicates", "rejected", "errors"],
+    "properties": {
+        "accepted": {"type": "integer"},
+        "duplicates": {"type": "integer"},
+        "rejected": {"type": "integer"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "field", "message"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "field": {"type": "string", "nullable": True},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+ERROR_RESPONSE: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}

@@ -1,0 +1,81 @@
+"""Ingest one batch: validate every event, deduplicate, store the valid ones at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from ingestion.validation import EventError, Project, ValidEvent, validate_event
+from ingestion.writer import events_write
+from sessions.services import sessions_mark_touched
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The 202 body: accepted (new or already stored), duplicates, rejected, errors."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the wire form (api.md)."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": self.errors,
+        }
+
+
+def events_validate(
+    *, events: list[Any], project: Project, received_at: datetime
+) -> tuple[list[ValidEvent], list[EventError]]:
+    """Validate a batch; return the valid events and every error, in index order."""
+    valid: list[ValidEvent] = []
+    errors: list[EventError] = []
+    for index, raw in enumerate(events):
+        event, problems = validate_event(index, raw, project=project, received_at=received_at)
+        if event is not None:
+            valid.append(event)
+        errors.extend(problems)
+    return valid, errors
+
+
+def events_ingest(
+    *,
+    org_id: int,
+    project_id: int,
+    project: Project,
+    events: list[Any],
+    received_at: datetime,
+    user_agent: str | None,
+) -> IngestResult:
+    """Store a batch's valid events exactly once, in the caller's transaction and org."""
+    valid, errors = events_validate(events=events, project=project, received_at=received_at)
+    seen: set[str] = set()
+    unique: list[ValidEvent] = []
+    for event in valid:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            unique.append(event)
+    server = (org_id, project_id)
+    rows = [(*event.values, *server, event.attributes, received_at, user_agent) for event in unique]
+    written = events_write(rows=rows, timestamps=[event.timestamp for event in unique])
+    if written.sessions:
+        sessions = written.sessions
+        transaction.on_commit(
+            lambda: sessions_mark_touched(
+                org_id=org_id, project_id=project_id, session_ids=sessions
+            )
+        )
+    return IngestResult(
+        accepted=len(valid),
+        duplicates=len(valid) - written.inserted,
+        rejected=len(events) - len(valid),
+        errors=[error.as_dict() for error in errors],
+    )

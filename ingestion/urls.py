@@ -1,0 +1,5 @@
+from django.urls import path
+
+from ingestion.views import EventsView
+
+urlpatterns = [path("v1/events", EventsView.as_view(), name="events")]

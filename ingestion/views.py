@@ -1,0 +1,116 @@
+"""POST /v1/events — batch ingestion (api.md)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingestion import body, ratelimit
+from ingestion.errors import IngestionErrorCode
+from ingestion.openapi import BATCH_REQUEST, ERROR_RESPONSE, INGEST_RESPONSE
+from ingestion.services import events_ingest
+from ingestion.validation import Project
+from orgs.authentication import ApiKeyAuthentication
+from orgs.selectors import project_get
+from productgraph.api.errors import error_body
+
+MAX_USER_AGENT = 512
+logger = logging.getLogger(__name__)
+
+
+def _error(exc: body.BodyError) -> Response:
+    return Response(error_body(exc.code, exc.message), status=exc.status)
+
+
+class EventsView(APIView):
+    """Accept a batch of events; store each valid one exactly once."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes: list = []  # the body is read, size-checked and decoded here
+    http_method_names = ["post", "options"]
+
+    @extend_schema(
+        operation_id="ingest_events",
+        request={"application/json": BATCH_REQUEST},
+        responses={
+            202: INGEST_RESPONSE,
+            **{
+                code: OpenApiResponse(ERROR_RESPONSE, description=description)
+                for code, description in [
+                    (400, "invalid_json, invalid_body or batch_too_large"),
+                    (401, "missing_api_key or invalid_api_key"),
+                    (413, "payload_too_large"),
+                    (415, "unsupported_media_type"),
+                    (429, "rate_limited (with Retry-After)"),
+                    (503, "unavailable (with Retry-After)"),
+                ]
+            },
+        },
+    )
+    def post(self, request):
+        received_at = timezone.now()
+        principal = request.auth
+        project = project_get(org_id=principal.org_id, project_id=principal.project_id)
+        if project is None:  # deleted between key lookup and now
+            return Response(
+                error_body("invalid_api_key", "The key's project no longer exists."), status=401
+            )
+        request._request.cors_allowed_origins = project.allowed_origins
+        meta = request.META
+        try:
+            length = int(meta.get("CONTENT_LENGTH") or 0) or None
+        except ValueError:
+            length = None
+        try:
+            body.check_length(length)
+            body.check_content_type(meta.get("CONTENT_TYPE", ""))
+            raw = body.read_limited(request._request)
+            encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+            if encoding == "gzip":
+                raw = body.gunzip_limited(raw)
+            elif encoding not in ("", "identity"):
+                raise body.BodyError(
+                    415,
+                    IngestionErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                    "Content-Encoding must be gzip or absent.",
+                )
+            events = body.decode_batch(raw)
+        except body.BodyError as exc:
+            return _error(exc)
+        decision = ratelimit.consume(
+            project_id=project.pk, rate_per_second=project.rate_limit_per_second, cost=len(events)
+        )
+        if not decision.allowed:
+            return Response(
+                error_body(
+                    IngestionErrorCode.RATE_LIMITED,
+                    f"Project over its limit of {project.rate_limit_per_second} events/s. "
+                    "Nothing was stored.",
+                ),
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(decision.retry_after)},
+            )
+        user_agent = meta.get("HTTP_USER_AGENT", "").replace("\x00", "")[:MAX_USER_AGENT] or None
+        result = events_ingest(
+            org_id=principal.org_id,
+            project_id=project.pk,
+            project=Project(public_id=project.public_id, slug=project.slug),
+            events=events,
+            received_at=received_at,
+            user_agent=user_agent,
+        )
+        logger.info(
+            "ingested project=%s accepted=%d duplicates=%d rejected=%d",
+            project.public_id,
+            result.accepted,
+            result.duplicates,
+            result.rejected,
+        )
+        return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
