@@ -70,4 +70,6 @@ def events_write(*, rows: Sequence[tuple[Any, ...]], timestamps: Sequence[dateti
                 copy.write_row(row)
         cursor.execute(_MOVE)
         returned = cursor.fetchall()
+        # Emptied at commit anyway; cleared now for callers that write twice per transaction.
+        cursor.execute("DELETE FROM ingestion_staging")
     return WriteResult(inserted=len(returned), sessions=frozenset(row[0] for row in returned))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import connection, transaction
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
-from rest_framework.views import set_rollback
 
 from productgraph.api.errors import (
     RETRY_AFTER_SECONDS,
@@ -34,6 +34,12 @@ def _message(detail) -> str:
     return str(detail)
 
 
+def set_rollback() -> None:
+    """Mark the request's transaction for rollback (DRF's own helper needs ATOMIC_REQUESTS)."""
+    if connection.in_atomic_block:
+        transaction.set_rollback(True)
+
+
 def exception_handler(exc, context):
     """DRF exception handler: every error in the envelope, DB outages as 503."""
     if is_database_unavailable(exc):
@@ -49,6 +55,7 @@ def exception_handler(exc, context):
             error_body(ErrorCode.FORBIDDEN, RLS_MESSAGE), status=status.HTTP_403_FORBIDDEN
         )
     response = drf_exception_handler(exc, context)
+    set_rollback()
     if response is None:
         return None  # unexpected: let Django log it and answer 500
     if isinstance(exc, CodedAPIException):

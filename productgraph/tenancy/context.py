@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from psycopg.pq import TransactionStatus
 
 ORG_SETTING = "app.current_org_id"
 
@@ -54,6 +55,10 @@ def org_context(org_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]
         with connection.cursor() as cursor:
             outer = _set(cursor, str(org_id))
         yield
+        if connection.connection.info.transaction_status == TransactionStatus.INERROR:
+            # A statement failed and its error was handled inside the block: roll back to
+            # the savepoint (which also restores the outer org) instead of running SQL.
+            connection.needs_rollback = True
         if not connection.needs_rollback:
             with connection.cursor() as cursor:
                 _set(cursor, outer)

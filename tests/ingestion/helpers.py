@@ -1,0 +1,44 @@
+"""Shared helpers of the ingestion tests."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+from django.db import transaction
+
+from ingestion.models import Event
+from productgraph.tenancy.context import org_context
+
+
+def event(**overrides: Any) -> dict[str, Any]:
+    """Return a valid event; keyword names use `__` for dots (`page__path`)."""
+    base: dict[str, Any] = {
+        "event_id": "evt_001",
+        "session.id": "sess_001",
+        "event.type": "page.view",
+        "event.timestamp": "2026-01-15T10:30:00Z",
+    }
+    for key, value in overrides.items():
+        base[key.replace("__", ".")] = value
+    return base
+
+
+def post(client, key: str | None, payload: Any, *, gzipped: bool = False, **extra):
+    """POST a batch to /v1/events like an SDK would."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = dict(extra)
+    if key is not None:
+        headers["HTTP_X_PG_API_KEY"] = key
+    if gzipped:
+        body = gzip.compress(body)
+        headers["HTTP_CONTENT_ENCODING"] = "gzip"
+    headers.setdefault("content_type", "application/json")
+    return client.post("/v1/events", data=body, **headers)
+
+
+def stored(org_id: int, **filters: Any) -> list[Event]:
+    """Return the org's stored events (inside its org context)."""
+    with transaction.atomic(), org_context(org_id):
+        return list(Event.objects.filter(org_id=org_id, **filters).order_by("id"))

@@ -1,0 +1,359 @@
+"""POST /v1/events: every row of api.md's table, in its order."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from django.db import transaction
+
+from ingestion import ratelimit
+from orgs.models import Project
+from productgraph.tenancy.context import org_context
+from tests.ingestion.helpers import event, post, stored
+
+MB = 1024 * 1024
+
+
+def test_the_seed_curl_is_accepted_and_stored_field_for_field(client, acme):
+    response = post(client, acme.ingest_key, {"events": [event(page__path="/home")]})
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": 0, "errors": []}
+    [row] = stored(acme.org.pk)
+    assert (row.event_id, row.session_id, row.event_type, row.page_path) == (
+        "evt_001",
+        "sess_001",
+        "page.view",
+        "/home",
+    )
+    assert row.timestamp.isoformat() == "2026-01-15T10:30:00+00:00"
+    assert row.project_id == acme.project.pk and row.org_id == acme.org.pk
+
+
+def test_secret_key_and_bearer_header_are_accepted(client, acme):
+    response = client.post(
+        "/v1/events",
+        data=json.dumps({"events": [event()]}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {acme.secret_key}",
+    )
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_other_methods_are_405(client, acme, method):
+    response = getattr(client, method)("/v1/events", HTTP_X_PG_API_KEY=acme.ingest_key)
+    assert response.status_code == 405
+
+
+def test_no_key_is_401_missing_api_key(client, acme):
+    response = post(client, None, {"events": [event()]})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_api_key"
+
+
+def test_unknown_key_is_401_invalid_api_key(client, acme):
+    response = post(client, "pk_" + "x" * 40, {"events": [event()]})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_auth_comes_before_body_checks(client, db):
+    response = post(client, "nope", b"not json", content_type="application/xml")
+    assert response.status_code == 401
+
+
+def test_body_over_10_mb_is_413(client, acme):
+    body = b'{"events": [], "pad": "' + b"x" * (10 * MB) + b'"}'
+    response = post(client, acme.ingest_key, body)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_gzip_bomb_stops_at_the_limit(client, acme):
+    bomb = gzip.compress(b'{"events": [], "pad": "' + b"0" * (64 * MB) + b'"}')
+    assert len(bomb) < MB
+    response = client.post(
+        "/v1/events",
+        data=bomb,
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="gzip",
+        HTTP_X_PG_API_KEY=acme.ingest_key,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_gzip_body_is_accepted(client, acme):
+    response = post(client, acme.ingest_key, {"events": [event()]}, gzipped=True)
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 1
+
+
+def test_corrupt_gzip_is_400(client, acme):
+    response = client.post(
+        "/v1/events",
+        data=b"\x1f\x8bnot gzip at all",
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="gzip",
+        HTTP_X_PG_API_KEY=acme.ingest_key,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("content_type", ["application/xml", "multipart/form-data", ""])
+def test_other_content_types_are_415(client, acme, content_type):
+    response = post(client, acme.ingest_key, {"events": [event()]}, content_type=content_type)
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "text/plain;charset=UTF-8", "application/json; charset=utf-8"]
+)
+def test_json_and_text_plain_are_accepted(client, acme, content_type):
+    response = post(client, acme.ingest_key, {"events": [event()]}, content_type=content_type)
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"\xff\xfe", "invalid_json"),
+        (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),
+        (b"[]", "invalid_body"),
+        (b'"events"', "invalid_body"),
+        (b"{}", "invalid_body"),
+        (b'{"events": {}}', "invalid_body"),
+        (b'{"events": null}', "invalid_body"),
+    ],
+)
+def test_bad_bodies_are_400(client, acme, body, code):
+    response = post(client, acme.ingest_key, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+
+
+def test_empty_body_is_400_invalid_json(client, acme):
+    response = client.generic(
+        "POST",
+        "/v1/events",
+        b"",
+        CONTENT_TYPE="application/json",
+        HTTP_X_PG_API_KEY=acme.ingest_key,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_more_than_1000_events_is_400_and_nothing_is_stored(client, acme):
+    events = [event(event_id=f"e{i}") for i in range(1001)]
+    response = post(client, acme.ingest_key, {"events": events})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "batch_too_large"
+    assert stored(acme.org.pk) == []
+
+
+def test_exactly_1000_events_are_accepted(client, acme):
+    events = [event(event_id=f"e{i}") for i in range(1000)]
+    response = post(client, acme.ingest_key, {"events": events})
+    assert response.json()["accepted"] == 1000
+    assert len(stored(acme.org.pk)) == 1000
+
+
+def test_over_the_rate_limit_is_429_with_retry_after_and_nothing_stored(client, acme):
+    with transaction.atomic(), org_context(acme.org.pk):
+        Project.objects.filter(pk=acme.project.pk).update(rate_limit_per_second=10)
+    ratelimit._redis().delete(f"pg:ratelimit:{acme.project.pk}")
+    first = post(client, acme.ingest_key, {"events": [event(event_id=f"a{i}") for i in range(20)]})
+    assert first.status_code == 202, "a full bucket holds 2 x the rate"
+    second = post(client, acme.ingest_key, {"events": [event(event_id=f"b{i}") for i in range(5)]})
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "rate_limited"
+    assert int(second["Retry-After"]) >= 1
+    assert len(stored(acme.org.pk)) == 20
+
+
+def test_rate_limit_fails_open_when_redis_is_down(client, acme, settings, tmp_path, monkeypatch):
+    settings.REDIS_URL = f"unix://{tmp_path}/nothing.sock"
+    monkeypatch.setattr(ratelimit, "_client", None)
+    response = post(client, acme.ingest_key, {"events": [event()]})
+    monkeypatch.setattr(ratelimit, "_client", None)
+    assert response.status_code == 202
+
+
+def test_valid_events_are_stored_and_invalid_ones_listed(client, acme):
+    events = [
+        event(event_id="ok1"),
+        event(event_id="bad", event__type="page.viewed"),
+        event(event_id="ok2"),
+    ]
+    response = post(client, acme.ingest_key, {"events": events})
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["accepted"], body["rejected"], body["duplicates"]) == (2, 1, 0)
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, "event.type")]
+    assert "page.view" in body["errors"][0]["message"], "the allowed values are listed"
+    assert sorted(r.event_id for r in stored(acme.org.pk)) == ["ok1", "ok2"]
+
+
+def test_all_rejected_is_still_202(client, acme):
+    response = post(client, acme.ingest_key, {"events": [{"foo": 1}]})
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 0 and response.json()["rejected"] == 1
+
+
+def test_empty_batch_is_202(client, acme):
+    response = post(client, acme.ingest_key, {"events": []})
+    assert response.json() == {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": []}
+
+
+def test_other_top_level_keys_are_ignored(client, acme):
+    payload = {"events": [event()], "sent_at": "2026-01-15T10:30:01Z", "sdk": {"v": 1}}
+    assert post(client, acme.ingest_key, payload).status_code == 202
+
+
+def test_resending_is_a_duplicate_not_a_second_row(client, acme):
+    post(client, acme.ingest_key, {"events": [event()]})
+    response = post(client, acme.ingest_key, {"events": [event(), event(event_id="new")]})
+    assert response.json() == {"accepted": 2, "duplicates": 1, "rejected": 0, "errors": []}
+    assert len(stored(acme.org.pk)) == 2
+
+
+def test_same_event_id_twice_in_a_batch_stores_one_row_and_counts_one_duplicate(client, acme):
+    response = post(client, acme.ingest_key, {"events": [event(), event(page__path="/other")]})
+    assert response.json() == {"accepted": 2, "duplicates": 1, "rejected": 0, "errors": []}
+    [row] = stored(acme.org.pk)
+    assert row.page_path is None, "the first occurrence wins"
+
+
+def test_same_event_id_in_two_projects_is_two_events(client, acme, globex):
+    post(client, acme.ingest_key, {"events": [event()]})
+    response = post(client, globex.ingest_key, {"events": [event()]})
+    assert response.json()["duplicates"] == 0
+
+
+def test_acme_key_cannot_write_into_globex_even_naming_its_project(client, acme, globex):
+    payload = {
+        "events": [event(project_id="proj_globex"), event(event_id="x", org__id=globex.org.pk)]
+    }
+    response = post(client, acme.ingest_key, payload)
+    body = response.json()
+    assert body["rejected"] == 1
+    assert body["errors"] == [
+        {"index": 0, "field": "project_id", "message": "does not match the API key"}
+    ]
+    assert stored(globex.org.pk) == []
+    [row] = stored(acme.org.pk)
+    assert row.org_id == acme.org.pk and row.attributes is None, "org.id is ignored"
+
+
+@pytest.mark.parametrize("key", ["project_id", "product_id"])
+@pytest.mark.parametrize("value", ["proj_acme", "web"])
+def test_project_id_may_name_the_keys_project_by_public_id_or_slug(client, acme, key, value):
+    response = post(client, acme.ingest_key, {"events": [event(**{key: value})]})
+    assert response.json()["accepted"] == 1
+
+
+def test_database_unavailable_is_503_with_retry_after(client, committed):
+    from django.db import connection
+
+    from tests.conftest import make_tenant
+
+    acme = make_tenant("acme")
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    try:
+        response = post(client, acme.ingest_key, {"events": [event()]})
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert response["Retry-After"].isdigit()
+
+
+def test_a_failure_while_storing_leaves_nothing_half_stored(client, committed, monkeypatch):
+    from ingestion import services
+    from tests.conftest import make_tenant
+
+    acme = make_tenant("acme")
+
+    def fail_after_write(**kwargs):
+        original(**kwargs)
+        raise RuntimeError("crash after the insert, before the commit")
+
+    original = services.events_write
+    monkeypatch.setattr(services, "events_write", fail_after_write)
+    from django.test import Client
+
+    response = post(
+        Client(raise_request_exception=False),
+        acme.ingest_key,
+        {"events": [event(event_id=f"e{i}") for i in range(10)]},
+    )
+    assert response.status_code == 500
+    assert stored(acme.org.pk) == []
+    monkeypatch.undo()
+    retry = post(client, acme.ingest_key, {"events": [event(event_id=f"e{i}") for i in range(10)]})
+    assert retry.json()["duplicates"] == 0, "the retry stores them: nothing was kept before"
+    assert len(stored(acme.org.pk)) == 10
+
+
+class TestCors:
+    def test_preflight_is_204_with_the_contract_headers(self, client, db):
+        response = client.options(
+            "/v1/events",
+            HTTP_ORIGIN="https://app.example.com",
+            HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+            HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type, x-pg-api-key",
+        )
+        assert response.status_code == 204
+        assert response["Access-Control-Allow-Origin"] == "https://app.example.com"
+        assert response["Access-Control-Allow-Credentials"] == "true"
+        assert response["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+        assert response["Access-Control-Allow-Headers"] == (
+            "Content-Type, Content-Encoding, X-PG-API-Key, Authorization"
+        )
+        assert response["Access-Control-Max-Age"] == "86400"
+        assert "Origin" in response["Vary"] or "origin" in response["Vary"]
+
+    def test_post_reflects_an_allowed_origin(self, client, acme):
+        response = post(
+            client, acme.ingest_key, {"events": [event()]}, HTTP_ORIGIN="https://a.example"
+        )
+        assert response["Access-Control-Allow-Origin"] == "https://a.example"
+        assert response["Access-Control-Allow-Credentials"] == "true"
+
+    def test_project_origin_list_is_enforced(self, client, acme):
+        with transaction.atomic(), org_context(acme.org.pk):
+            Project.objects.filter(pk=acme.project.pk).update(
+                allowed_origins=["https://shop.acme.test"]
+            )
+        allowed = post(
+            client, acme.ingest_key, {"events": [event()]}, HTTP_ORIGIN="https://shop.acme.test"
+        )
+        other = post(
+            client,
+            acme.ingest_key,
+            {"events": [event(event_id="2")]},
+            HTTP_ORIGIN="https://evil.test",
+        )
+        assert allowed["Access-Control-Allow-Origin"] == "https://shop.acme.test"
+        assert "Access-Control-Allow-Origin" not in other
+
+    def test_no_cors_on_other_paths(self, client, db):
+        response = client.get("/ready", HTTP_ORIGIN="https://a.example")
+        assert "Access-Control-Allow-Origin" not in response
+
+    @pytest.mark.parametrize(
+        "origin", ["https://a.example\r\nX-Evil: 1", "javascript:alert(1)//x y"]
+    )
+    def test_malformed_origin_is_not_reflected(self, client, acme, origin):
+        response = post(client, acme.ingest_key, {"events": [event()]}, HTTP_ORIGIN=origin)
+        assert "Access-Control-Allow-Origin" not in response
