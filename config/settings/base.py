@@ -96,8 +96,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# Paths that must answer without a database transaction (liveness, readiness).
-TENANCY_EXEMPT_PATHS = ["/health", "/ready"]
+# Paths that answer without a database transaction (liveness, readiness, the API docs).
+TENANCY_EXEMPT_PATHS = ["/health", "/ready", "/api/schema/", "/api/docs/"]
 
 ROOT_URLCONF = "productgraph.urls"
 WSGI_APPLICATION = "productgraph.wsgi.application"

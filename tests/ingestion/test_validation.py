@@ -1,0 +1,276 @@
+"""Every rule of events.md, on the pure validator (no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingestion.catalog import EVENT_TYPES, FIELDS, MAX_ATTRIBUTES, MAX_EVENT_BYTES
+from ingestion.validation import Project, validate_event
+from tests.ingestion.helpers import event
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+PROJECT = Project(public_id="proj_acme", slug="web")
+
+
+def check(raw):
+    return validate_event(0, raw, project=PROJECT, received_at=NOW)
+
+
+def problems(raw) -> list[tuple[str | None, str]]:
+    valid, errors = check(raw)
+    assert (valid is None) == bool(errors)
+    return [(error.field, error.message) for error in errors]
+
+
+def value_of(raw, key):
+    valid, errors = check(raw)
+    assert errors == [], errors
+    index = [field.key for field in FIELDS].index(key)
+    return valid.values[index]
+
+
+def test_a_minimal_event_is_valid():
+    assert problems(event()) == []
+
+
+def test_every_missing_required_field_is_reported():
+    assert [field for field, _ in problems({})] == [
+        "event_id",
+        "session.id",
+        "event.type",
+        "event.timestamp",
+    ]
+
+
+def test_null_required_field_is_missing():
+    assert problems(event(session__id=None)) == [("session.id", "is required")]
+
+
+def test_three_problems_give_three_entries():
+    raw = event(event_id="", event__type="nope", page__path=7)
+    assert [field for field, _ in problems(raw)] == ["event_id", "event.type", "page.path"]
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_each_of_the_18_types_is_accepted(event_type):
+    assert len(EVENT_TYPES) == 18
+    assert problems(event(event__type=event_type)) == []
+
+
+def test_an_unknown_type_lists_the_allowed_values():
+    [(field, message)] = problems(event(event__type="page_view"))
+    assert field == "event.type"
+    assert all(allowed in message for allowed in EVENT_TYPES)
+
+
+def test_types_are_case_sensitive():
+    assert problems(event(event__type="Page.View"))
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-01-15T10:30:00Z",
+        "2026-01-15T10:30:00z",
+        "2026-01-15T10:30:00.5Z",
+        "2026-01-15T10:30:00.123456789+02:00",
+        "2026-01-15T10:30:00-05:30",
+        "2001-01-01T00:00:00Z",
+    ],
+)
+def test_rfc3339_timestamps_with_offset_are_accepted(timestamp):
+    assert problems(event(event__timestamp=timestamp)) == []
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-01-15T10:30:00",
+        "2026-01-15",
+        "2026-01-15 10:30:00Z",
+        "15/01/2026",
+        "2026-02-30T10:00:00Z",
+        "2026-01-15T24:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "0001-01-01T00:00:00+01:00",
+        "",
+        1736937000,
+    ],
+)
+def test_malformed_or_unsupported_timestamps_are_rejected(timestamp):
+    [(field, _)] = problems(event(event__timestamp=timestamp))
+    assert field == "event.timestamp"
+
+
+def test_timestamps_are_stored_in_utc():
+    stored = value_of(event(event__timestamp="2026-01-15T12:30:00+02:00"), "event.timestamp")
+    assert stored == datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
+
+
+def test_up_to_24_hours_ahead_is_accepted_and_beyond_is_rejected():
+    within = (NOW + timedelta(hours=24)).isoformat()
+    beyond = (NOW + timedelta(hours=24, seconds=1)).isoformat()
+    assert problems(event(event__timestamp=within)) == []
+    assert [f for f, _ in problems(event(event__timestamp=beyond))] == ["event.timestamp"]
+
+
+STRING_LIMITS = [f for f in FIELDS if f.kind == "string" and f.max_length and not f.choices]
+
+
+@pytest.mark.parametrize("field", STRING_LIMITS, ids=lambda f: f.key)
+def test_string_limits_are_inclusive(field):
+    at_limit = "x" * field.max_length
+    assert problems(event(**{field.key.replace(".", "__"): at_limit})) == []
+    over = problems(event(**{field.key.replace(".", "__"): at_limit + "x"}))
+    assert [f for f, _ in over] == [field.key]
+
+
+@pytest.mark.parametrize(("key", "limit"), [("error.message", 8192), ("error.stack", 65536)])
+def test_kilobyte_limits_count_utf8_bytes(key, limit):
+    assert problems(event(**{key.replace(".", "__"): "x" * limit})) == []
+    assert problems(event(**{key.replace(".", "__"): "é" * (limit // 2 + 1)}))
+
+
+@pytest.mark.parametrize(
+    ("key", "good", "bad"),
+    [
+        ("event.sequence", 0, -1),
+        ("api.status_code", 100, 99),
+        ("api.status_code", 599, 600),
+        ("api.duration_ms", 0, -1),
+        ("duration_ms", 0, -5),
+        ("ui.scroll.position", 1.0, 1.01),
+        ("ui.scroll.position", 0, -0.1),
+        ("performance.cls", 0, -0.001),
+        ("performance.lcp_ms", 2500.5, -1),
+        ("event.sequence", 2**63 - 1, 2**63),
+    ],
+)
+def test_numeric_ranges(key, good, bad):
+    assert problems(event(**{key.replace(".", "__"): good})) == []
+    assert [f for f, _ in problems(event(**{key.replace(".", "__"): bad}))] == [key]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("page.path", 12),
+        ("user.id", ["a"]),
+        ("event.sequence", "3"),
+        ("event.sequence", True),
+        ("event.sequence", 1.5),
+        ("api.status_code", "200"),
+        ("performance.lcp_ms", "fast"),
+        ("performance.lcp_ms", False),
+        ("metadata", "not an object"),
+        ("metadata", [1, 2]),
+        ("event_id", 5),
+    ],
+)
+def test_a_wrong_type_is_that_fields_error(key, value):
+    assert [f for f, _ in problems(event(**{key.replace(".", "__"): value}))] == [key]
+
+
+def test_zero_is_a_value_and_null_is_absent():
+    raw = event(event__sequence=0, api__duration_ms=0, page__path=None, ui__scroll__position=0)
+    assert value_of(raw, "event.sequence") == 0
+    assert value_of(raw, "ui.scroll.position") == 0.0
+    assert value_of(raw, "page.path") is None
+
+
+def test_integral_floats_are_integers():
+    assert value_of(event(api__status_code=200.0), "api.status_code") == 200
+
+
+def test_ui_state_keeps_strings_as_strings_and_any_json():
+    assert value_of(event(ui__state__before="open"), "ui.state.before") == '"open"'
+    assert value_of(event(ui__state__after={"a": [1, None]}), "ui.state.after") == '{"a":[1,null]}'
+    assert value_of(event(ui__state__after=False), "ui.state.after") == "false"
+
+
+def test_ui_state_over_32_kb_is_rejected():
+    big = "x" * (32 * 1024)
+    assert [f for f, _ in problems(event(ui__state__before=big))] == ["ui.state.before"]
+
+
+def test_metadata_over_16_kb_is_rejected():
+    assert problems(event(metadata={"a": "x" * 16000})) == []
+    assert [f for f, _ in problems(event(metadata={"a": "x" * 16400}))] == ["metadata"]
+
+
+@pytest.mark.parametrize(("key", "value"), [("ui.action", "teleport"), ("ui.viewport", "unknown")])
+def test_documented_but_unenforced_vocabularies_are_free(key, value):
+    assert problems(event(**{key.replace(".", "__"): value})) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "good", "bad"),
+    [
+        ("ui.state.change_type", "merge", "replace"),
+        ("gen_ai.journey.conversion.status", "abandoned", "lost"),
+    ],
+)
+def test_enumerated_fields(key, good, bad):
+    assert problems(event(**{key.replace(".", "__"): good})) == []
+    assert [f for f, _ in problems(event(**{key.replace(".", "__"): bad}))] == [key]
+
+
+def test_unknown_keys_are_kept_as_attributes():
+    valid, _ = check(event(**{"plan": "pro", "feature.flag": True, "n": None}))
+    assert valid.attributes == '{"plan":"pro","feature.flag":true,"n":null}'
+
+
+def test_keys_are_case_sensitive_so_a_capitalised_key_is_an_attribute():
+    valid, errors = check({**event(), "Page.Path": "/x"})
+    assert errors == [] and valid.attributes == '{"Page.Path":"/x"}'
+
+
+def test_more_than_64_extra_keys_is_rejected():
+    extra = {f"k{i}": i for i in range(MAX_ATTRIBUTES + 1)}
+    assert [f for f, _ in problems(event(**extra))] == ["attributes"]
+    assert problems(event(**{f"k{i}": i for i in range(MAX_ATTRIBUTES)})) == []
+
+
+def test_extra_keys_over_16_kb_are_rejected():
+    assert [f for f, _ in problems(event(blob="x" * 17000))] == ["attributes"]
+
+
+def test_an_event_over_100_kb_is_rejected_alone():
+    raw = event(error__stack="x" * 60000, ui__state__before="y" * 30000, blob="z" * 15000)
+    [(field, message)] = problems(raw)
+    assert field is None and str(MAX_EVENT_BYTES) in message
+
+
+def test_an_event_that_is_not_an_object_is_rejected():
+    for raw in [1, "x", None, [event()]]:
+        [(field, _)] = problems(raw)
+        assert field is None
+
+
+@pytest.mark.parametrize("key", ["project_id", "product_id"])
+def test_project_id_must_match_the_key(key):
+    assert problems(event(**{key: "proj_acme"})) == []
+    assert problems(event(**{key: "web"})) == []
+    assert problems(event(**{key: "proj_globex"})) == [(key, "does not match the API key")]
+    assert problems(event(**{key: 42})) == [(key, "does not match the API key")]
+
+
+def test_org_id_is_ignored():
+    valid, errors = check(event(**{"org.id": "globex"}))
+    assert errors == [] and valid.attributes is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        event(page__path="a\x00b"),
+        event(metadata={"a": "b\x00"}),
+        event(**{"x\x00y": 1}),
+        event(page__title="\ud800"),
+        event(ui__state__before={"k": "\udfff"}),
+    ],
+)
+def test_text_postgresql_cannot_store_is_rejected_not_crashed(raw):
+    assert problems(raw)
