@@ -24,14 +24,14 @@ def _rule(field: Field) -> str:
     if field.key == "event.type":
         parts.append("one of the 18 types below")
     if field.min_length:
-        parts.append(f"{field.min_length}–{field.max_length} chars")
+        parts.append(f"{field.min_length} to {field.max_length} chars")
     elif field.max_length is not None:
         parts.append(f"≤ {field.max_length} chars")
     if field.max_bytes is not None:
         unit = "serialized" if field.kind in ("json", "object") else "UTF-8"
         parts.append(f"≤ {field.max_bytes // 1024} KB {unit}")
     if field.minimum is not None and field.maximum is not None and field.maximum < 2**62:
-        parts.append(f"{_num(field.minimum)}–{_num(field.maximum)}")
+        parts.append(f"{_num(field.minimum)} to {_num(field.maximum)}")
     elif field.minimum is not None:
         parts.append(f"≥ {_num(field.minimum)}")
     if field.description:
