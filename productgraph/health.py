@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 from django.conf import settings
 from django.db import connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,12 +39,27 @@ def check_redis() -> str:
     return "ok"
 
 
+_STATUS = {"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]}
+_READY = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "unavailable"]},
+        "checks": {
+            "type": "object",
+            "properties": {"database": {"type": "string"}, "redis": {"type": "string"}},
+        },
+    },
+}
+
+
 class HealthView(APIView):
     """Answer 200 while the process runs; touch no dependency."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="health", responses={200: OpenApiResponse(_STATUS)}, auth=[])
     def get(self, request):
         return Response({"status": "ok"})
 
@@ -54,6 +70,14 @@ class ReadyView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        operation_id="ready",
+        responses={
+            200: OpenApiResponse(_READY, description="both checks ok"),
+            503: OpenApiResponse(_READY, description="the failing check is named"),
+        },
+        auth=[],
+    )
     def get(self, request):
         checks = {"database": check_database(), "redis": check_redis()}
         ok = all(value == "ok" for value in checks.values())

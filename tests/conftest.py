@@ -14,6 +14,7 @@ from orgs import services
 from orgs.models import Organization, Project
 from productgraph.tenancy.provisioning import (
     default_database,
+    drop_database,
     grant_runtime_privileges,
     provision_roles_and_database,
     truncate_all_tables,
@@ -22,8 +23,8 @@ from productgraph.tenancy.roles import url_password, url_user, with_credentials
 
 
 def _test_database_name() -> str:
-    suffix = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return f"test_{default_database(settings.DATABASE_URLS)}{('_' + suffix) if suffix else ''}"
+    # One database per pytest process: concurrent runs on one server never collide.
+    return f"test_{default_database(settings.DATABASE_URLS)}_{os.getpid()}"
 
 
 def _test_urls():
@@ -51,6 +52,9 @@ def django_db_setup(django_db_blocker):
         grant_runtime_privileges(urls, database=name)
         connections["owner"].close()
     yield
+    connections.close_all()
+    with django_db_blocker.unblock():
+        drop_database(urls, database=name)
 
 
 @pytest.fixture

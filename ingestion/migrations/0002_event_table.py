@@ -91,16 +91,18 @@ BEGIN
     IF to_regclass(qualified) IS NOT NULL THEN
         RETURN partition_name;
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext(partition_name));
-    IF to_regclass(qualified) IS NOT NULL THEN
+    -- Two transactions may race to create the same month; the loser sees duplicate_table
+    -- (the catalog cache it checked above can be stale), which is success for it.
+    BEGIN
+        EXECUTE format(
+            'CREATE TABLE public.%I PARTITION OF public.ingestion_event FOR VALUES FROM (%L) TO (%L)',
+            partition_name,
+            first_day::timestamp AT TIME ZONE 'UTC',
+            (first_day + interval '1 month')::timestamp AT TIME ZONE 'UTC'
+        );
+    EXCEPTION WHEN duplicate_table OR unique_violation THEN
         RETURN partition_name;
-    END IF;
-    EXECUTE format(
-        'CREATE TABLE public.%I PARTITION OF public.ingestion_event FOR VALUES FROM (%L) TO (%L)',
-        partition_name,
-        first_day::timestamp AT TIME ZONE 'UTC',
-        (first_day + interval '1 month')::timestamp AT TIME ZONE 'UTC'
-    );
+    END;
     EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', partition_name);
     EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', partition_name);
     EXECUTE format(

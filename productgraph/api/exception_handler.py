@@ -35,7 +35,11 @@ def _message(detail) -> str:
 
 
 def set_rollback() -> None:
-    """Mark the request's transaction for rollback (DRF's own helper needs ATOMIC_REQUESTS)."""
+    """Mark the request's transaction for rollback after a handled database error.
+
+    DRF's own helper does this only under ATOMIC_REQUESTS; the tenancy middleware opens the
+    transaction instead. Other API errors (4xx) leave the transaction alone.
+    """
     if connection.in_atomic_block:
         transaction.set_rollback(True)
 
@@ -55,7 +59,6 @@ def exception_handler(exc, context):
             error_body(ErrorCode.FORBIDDEN, RLS_MESSAGE), status=status.HTTP_403_FORBIDDEN
         )
     response = drf_exception_handler(exc, context)
-    set_rollback()
     if response is None:
         return None  # unexpected: let Django log it and answer 500
     if isinstance(exc, CodedAPIException):

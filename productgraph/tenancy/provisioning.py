@@ -143,6 +143,14 @@ def truncate_all_tables(urls: DatabaseUrls, *, database: str) -> None:
             cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
+def drop_database(urls: DatabaseUrls, *, database: str) -> None:
+    """Drop a database (a test database at the end of its run)."""
+    with _connect(urls.admin or urls.owner, database="postgres") as conn, conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )
+
+
 def default_database(urls: DatabaseUrls) -> str:
     """Return the database the runtime URL names."""
     return url_database(urls.runtime)

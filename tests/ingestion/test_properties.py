@@ -1,0 +1,62 @@
+"""Property tests: valid events are stored field for field; a mutated field is named."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingestion.catalog import FIELDS
+from ingestion.validation import Project, validate_event
+from tests.ingestion.helpers import post, stored
+from tests.ingestion.strategies import events, invalid_value_for
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+PROJECT = Project(public_id="proj_acme", slug="web")
+
+
+@settings(max_examples=200, deadline=None)
+@given(events())
+def test_generated_valid_events_pass_validation(raw):
+    valid, errors = validate_event(0, raw, project=PROJECT, received_at=NOW)
+    assert errors == [] and valid is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(events(), st.sampled_from(FIELDS), st.data())
+def test_a_mutated_field_is_rejected_with_that_field_named(raw, field, data):
+    raw[field.key] = data.draw(invalid_value_for(field))
+    valid, errors = validate_event(0, raw, project=PROJECT, received_at=NOW)
+    assert valid is None
+    assert field.key in {error.field for error in errors}
+
+
+def _expected(field, value):
+    if field.kind == "timestamp":
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if field.kind == "number":
+        return float(value)
+    return value
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=st.lists(events(), min_size=1, max_size=5, unique_by=lambda e: e["event_id"]))
+def test_valid_events_are_stored_field_for_field(client, acme, batch):
+    response = post(client, acme.ingest_key, {"events": batch})
+    assert response.status_code == 202, response.content
+    assert response.json()["rejected"] == 0
+    rows = {row.event_id: row for row in stored(acme.org.pk)}
+    for raw in batch:
+        row = rows[raw["event_id"]]
+        for field in FIELDS:
+            got = getattr(row, field.column)
+            if field.key not in raw:
+                assert got is None, field.key
+            elif field.kind in ("json", "object"):
+                assert json.dumps(got, sort_keys=True) == json.dumps(raw[field.key], sort_keys=True)
+            else:
+                assert got == _expected(field, raw[field.key]), field.key
