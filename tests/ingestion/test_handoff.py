@@ -1,0 +1,43 @@
+"""After commit, ingestion records the touched (project, session) pairs for aggregation."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from sessions.services import TOUCHED_PROJECTS_KEY, _redis, touched_key
+from tests.conftest import make_tenant
+from tests.ingestion.helpers import event, post
+
+
+def test_committed_events_mark_their_sessions_once(committed):
+    acme = make_tenant("acme")
+    redis = _redis()
+    key = touched_key(acme.org.pk, acme.project.pk)
+    redis.delete(key)
+    batch = {
+        "events": [event(event_id="1", session__id="s1"), event(event_id="2", session__id="s2")]
+    }
+    post(Client(), acme.ingest_key, batch)
+    post(Client(), acme.ingest_key, {"events": [event(event_id="1", session__id="s1")]})
+    assert {member.decode() for member in redis.smembers(key)} == {"s1", "s2"}
+    assert f"{acme.org.pk}:{acme.project.pk}".encode() in redis.smembers(TOUCHED_PROJECTS_KEY)
+    redis.delete(key)
+
+
+def test_a_rolled_back_request_marks_nothing(committed, monkeypatch):
+    from ingestion import services
+
+    acme = make_tenant("acme")
+    redis = _redis()
+    key = touched_key(acme.org.pk, acme.project.pk)
+    redis.delete(key)
+    original = services.events_write
+
+    def fail(**kwargs):
+        original(**kwargs)
+        raise RuntimeError("crash before commit")
+
+    monkeypatch.setattr(services, "events_write", fail)
+    response = post(Client(raise_request_exception=False), acme.ingest_key, {"events": [event()]})
+    assert response.status_code == 500
+    assert redis.scard(key) == 0
