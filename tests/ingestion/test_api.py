@@ -259,20 +259,11 @@ def test_project_id_may_name_the_keys_project_by_public_id_or_slug(client, acme,
 
 
 def test_database_unavailable_is_503_with_retry_after(client, committed):
-    from django.db import connection
-
-    from tests.conftest import make_tenant
+    from tests.conftest import database_down, make_tenant
 
     acme = make_tenant("acme")
-    saved = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
-    try:
+    with database_down():
         response = post(client, acme.ingest_key, {"events": [event()]})
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
     assert response["Retry-After"].isdigit()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import database_down
+
 
 def test_health_answers_without_dependencies(client):
     response = client.get("/health")
@@ -27,17 +29,8 @@ def test_ready_names_redis_when_it_is_down(client, db, settings, tmp_path):
 
 
 def test_ready_names_the_database_when_it_is_down(client, committed):
-    from django.db import connection
-
-    saved = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
-    try:
+    with database_down():
         response = client.get("/ready")
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
     assert response.status_code == 503
     assert response.json()["checks"]["database"].startswith("error: ")
     assert response.json()["checks"]["redis"] == "ok"

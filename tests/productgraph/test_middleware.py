@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
-from tests.conftest import make_tenant
+from tests.conftest import database_down, make_tenant
 
 pytestmark = pytest.mark.urls("tests.probe_urls")
 
@@ -74,15 +74,8 @@ def test_unknown_path_is_a_json_404(client, db):
 
 def test_database_down_is_503_with_retry_after(client, tenants):
     acme, _globex = tenants
-    saved = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
-    try:
+    with database_down():
         response = client.get("/probe/whoami", HTTP_X_PG_API_KEY=acme.ingest_key)
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
     assert response.status_code == 503
     assert response["Retry-After"].isdigit()
     assert response.json()["error"]["code"] == "unavailable"
