@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from productgraph.keyspace import redis_key
+
 logger = logging.getLogger(__name__)
 
 BURST_FACTOR = 2
@@ -53,6 +55,11 @@ class Decision:
     retry_after: int = 0
 
 
+def bucket_key(project_id: int) -> str:
+    """Return the Redis key of a project's token bucket."""
+    return redis_key("ratelimit", project_id)
+
+
 def _redis() -> redis.Redis:
     global _client, _script
     if _client is None:
@@ -74,7 +81,7 @@ def consume(*, project_id: int, rate_per_second: int, cost: int) -> Decision:
     try:
         _redis()
         allowed, tokens = _script(  # type: ignore[misc]
-            keys=[f"pg:ratelimit:{project_id}"], args=[rate, capacity, cost, time.time()]
+            keys=[bucket_key(project_id)], args=[rate, capacity, cost, time.time()]
         )
     except redis.RedisError as exc:
         now = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import environ
 
 from config.env import BASE_DIR, read
+from productgraph.redis_urls import broker_url
 from productgraph.tenancy.roles import resolve_urls, with_credentials
 
 ENV = read()
@@ -172,12 +173,23 @@ CORS_ALLOW_HEADERS = ["Content-Type", "Content-Encoding", "X-PG-API-Key", "Autho
 CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- Celery --------------------------------------------------------------------------------
-# redis-py spells a unix socket `unix://`; kombu spells it `redis+socket://`.
-CELERY_BROKER_URL = (
-    "redis+socket://" + REDIS_URL.removeprefix("unix://")
-    if REDIS_URL.startswith("unix://")
-    else REDIS_URL
-)
+CELERY_BROKER_URL = broker_url(REDIS_URL)
+# Every Redis key ProductGraph writes starts with this (productgraph.keyspace).
+REDIS_KEY_PREFIX = "pg:"
+
+# One beat process schedules upkeep; each entry fans out one task per organization.
+CELERY_BEAT_SCHEDULE = {
+    "sessions-sweep": {
+        "task": "sessions.fan_out",
+        "schedule": 60.0,
+        "args": ["sessions.sweep_org"],
+    },
+    "sessions-close-idle": {
+        "task": "sessions.fan_out",
+        "schedule": 60.0,
+        "args": ["sessions.close_idle_org"],
+    },
+}
 
 # --- Logging -------------------------------------------------------------------------------
 # Every request gets an id (the client's X-Request-ID if it sent one), returned in the

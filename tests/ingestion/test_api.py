@@ -167,7 +167,7 @@ def test_exactly_1000_events_are_accepted(client, acme):
 def test_over_the_rate_limit_is_429_with_retry_after_and_nothing_stored(client, acme):
     with transaction.atomic(), org_context(acme.org.pk):
         Project.objects.filter(pk=acme.project.pk).update(rate_limit_per_second=10)
-    ratelimit._redis().delete(f"pg:ratelimit:{acme.project.pk}")
+    ratelimit._redis().delete(ratelimit.bucket_key(acme.project.pk))
     first = post(client, acme.ingest_key, {"events": [event(event_id=f"a{i}") for i in range(20)]})
     assert first.status_code == 202, "a full bucket holds 2 x the rate"
     second = post(client, acme.ingest_key, {"events": [event(event_id=f"b{i}") for i in range(5)]})

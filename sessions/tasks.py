@@ -1,0 +1,74 @@
+"""Celery tasks of session aggregation. Each takes ids, runs in that org's context."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from celery import current_app, shared_task
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from orgs.selectors import organization_list, project_list
+from productgraph.tenancy.context import org_context
+from sessions import services
+from sessions.selectors import sessions_stale
+
+FOLD_BATCH = 500
+SWEEP_WINDOW = timedelta(hours=1)
+_RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 8,
+}
+
+
+@shared_task(name=services.FOLD_TASK, **_RETRY)
+def fold_touched_sessions(org_id: int, project_id: int) -> int:
+    """Fold the sessions ingestion marked for a project; reschedule if more are waiting."""
+    taken = services.sessions_take_touched(org_id=org_id, project_id=project_id, limit=FOLD_BATCH)
+    try:
+        with transaction.atomic(), org_context(org_id):
+            written = services.sessions_fold(
+                org_id=org_id, project_id=project_id, session_ids=taken
+            )
+    except Exception:
+        services.sessions_remark(org_id=org_id, project_id=project_id, session_ids=taken)
+        services.sessions_release_schedule(org_id=org_id, project_id=project_id)
+        raise
+    if services.sessions_release_schedule(org_id=org_id, project_id=project_id):
+        services.sessions_schedule_fold(org_id=org_id, project_id=project_id)
+    return written
+
+
+@shared_task(name="sessions.sweep_org", **_RETRY)
+def sweep_org(org_id: int, since: str | None = None) -> int:
+    """Refold the org's sessions whose rows miss recently received events (lost marks)."""
+    cutoff = datetime.fromisoformat(since) if since else timezone.now() - SWEEP_WINDOW
+    written = 0
+    with transaction.atomic(), org_context(org_id):
+        for project in project_list(org_id=org_id):
+            stale = sessions_stale(org_id=org_id, project_id=project.pk, since=cutoff)
+            for start in range(0, len(stale), FOLD_BATCH):
+                written += services.sessions_fold(
+                    org_id=org_id,
+                    project_id=project.pk,
+                    session_ids=stale[start : start + FOLD_BATCH],
+                )
+    return written
+
+
+@shared_task(name="sessions.close_idle_org", **_RETRY)
+def close_idle_org(org_id: int) -> int:
+    """End the org's sessions that have been idle past their project's timeout."""
+    with transaction.atomic(), org_context(org_id):
+        return services.sessions_close_idle(org_id=org_id)
+
+
+@shared_task(name="sessions.fan_out")
+def fan_out(task_name: str) -> int:
+    """Beat entry point: send one `task_name` per organization (work across orgs is a fan-out)."""
+    orgs = organization_list()
+    for org in orgs:
+        current_app.send_task(task_name, args=[org.pk])
+    return len(orgs)

@@ -1,0 +1,47 @@
+"""User-Agent parsing (ua-parser, with its compiled rules and Rust accelerator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ua_parser import parse
+
+_MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS"}
+
+
+@dataclass(frozen=True)
+class ParsedAgent:
+    """Browser, OS and device type of one User-Agent string (None when unknown)."""
+
+    browser: str | None
+    os: str | None
+    device_type: str | None
+
+
+@lru_cache(maxsize=4096)
+def parse_user_agent(user_agent: str | None) -> ParsedAgent:
+    """Parse a User-Agent; device_type is desktop, mobile, tablet or bot."""
+    if not user_agent:
+        return ParsedAgent(None, None, None)
+    result = parse(user_agent)
+    browser = result.user_agent.family if result.user_agent else None
+    os_family = result.os.family if result.os else None
+    device = result.device
+    if device is not None and device.family == "Spider":
+        device_type = "bot"
+    elif device is not None and (
+        "ipad" in device.family.lower() or "tablet" in (device.brand or "").lower()
+    ):
+        device_type = "tablet"
+    elif os_family in _MOBILE_OS:
+        device_type = "mobile"
+    elif browser is None or browser == "Other":
+        device_type = None
+    else:
+        device_type = "desktop"
+    return ParsedAgent(
+        browser=None if browser == "Other" else browser,
+        os=None if os_family == "Other" else os_family,
+        device_type=device_type,
+    )
