@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import F
 
+from ingestion.models import Event
 from sessions.sessionization import EventFacts
 
 _SESSION_EVENTS = """
@@ -44,3 +46,23 @@ def sessions_with_events(
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def session_event_rows(
+    *, org_id: int, project_id: int, session_id: str, limit: int = 1000
+) -> list[Event]:
+    """A session's events in session order (timestamp, sequence, arrival), for display."""
+    return list(
+        Event.objects.filter(org_id=org_id, project_id=project_id, session_id=session_id)
+        .order_by("timestamp", F("sequence").asc(nulls_last=True), "id")
+        .only(
+            "id",
+            "timestamp",
+            "sequence",
+            "event_type",
+            "event_name",
+            "page_path",
+            "ui_component_name",
+            "event_id",
+        )[:limit]
+    )

@@ -1,0 +1,65 @@
+"""`aggregate_sessions [--org S] [--project proj_x] [--since ISO]`: rebuild sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.management.base import CommandError
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+from tqdm import tqdm
+
+from ingestion.selectors import sessions_with_events
+from orgs.selectors import all_orgs, project_list
+from productgraph.management.base import OpsCommand
+from sessions.services import sessions_fold
+
+CHUNK = 500
+
+
+class Command(OpsCommand):
+    help = "Recompute sessions from their events, for every org or one org / project."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", help="organization slug (default: every org)")
+        parser.add_argument("--project", help="project public id (proj_...)")
+        parser.add_argument("--since", help="only sessions with events at or after this ISO time")
+
+    def handle(self, *args, **options):
+        since: datetime | None = None
+        if options["since"]:
+            since = parse_datetime(options["since"])
+            if since is None or since.tzinfo is None:
+                raise CommandError("--since must be an ISO 8601 time with an offset")
+        totals: dict[str, int] = {}
+        found_org = found_project = False
+        for org in all_orgs():
+            if options["org"] and org.slug != options["org"]:
+                continue
+            found_org = True
+            for project in project_list(org_id=org.pk):
+                if options["project"] and project.public_id != options["project"]:
+                    continue
+                found_project = True
+                ids = sessions_with_events(org_id=org.pk, project_id=project.pk, since=since)
+                written = 0
+                with tqdm(
+                    total=len(ids), desc=project.public_id, unit="session", disable=self.as_json
+                ) as bar:
+                    for start in range(0, len(ids), CHUNK):
+                        chunk = ids[start : start + CHUNK]
+                        with transaction.atomic():
+                            written += sessions_fold(
+                                org_id=org.pk, project_id=project.pk, session_ids=chunk
+                            )
+                        bar.update(len(chunk))
+                totals[project.public_id] = written
+        if options["org"] and not found_org:
+            raise CommandError(f"no organization with slug {options['org']!r}")
+        if options["project"] and not found_project:
+            raise CommandError(f"no project {options['project']!r} in the selected org(s)")
+        self.emit(
+            "\n".join(f"{project}: {count} session(s) rebuilt" for project, count in totals.items())
+            or "no projects",
+            {"projects": totals, "sessions": sum(totals.values())},
+        )
