@@ -48,3 +48,7 @@ stop: install
 
 clean: stop
 	rm -rf .data $(VENV)
+
+## make bench: gunicorn (production settings) under load vs a raw COPY; docs/performance.md.
+bench: install
+	$(BIN)/python -m bench

@@ -1,0 +1,98 @@
+"""The bench's own database and tenant, prepared the way production prepares its own.
+
+Same server as the settings name (the embedded one by default), a dedicated database
+(`<name>_bench`, recreated on every run, dropped after it), provisioned like
+`setup_database` and the test suite do: roles and database as the admin, migrations as the
+owner, DML grants for the runtime role. The tenant is made through `orgs.services`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections, transaction
+
+from orgs import services
+from orgs.models import Project
+from productgraph.tenancy.context import org_context
+from productgraph.tenancy.provisioning import (
+    default_database,
+    drop_database,
+    grant_runtime_privileges,
+    provision_roles_and_database,
+)
+from productgraph.tenancy.roles import DatabaseUrls, url_password, url_user, with_credentials
+
+ORG_SLUG = "bench"
+PROJECT_PUBLIC_ID = "proj_bench"
+# The limiter stays in the path (one Redis script per request) but never throttles the bench.
+RATE_LIMIT_PER_SECOND = 100_000_000
+
+
+@dataclass(frozen=True)
+class BenchTenant:
+    """The bench database, its URLs and the tenant the load is sent as."""
+
+    database: str
+    urls: DatabaseUrls
+    org_id: int
+    project_id: int
+    project_public_id: str
+    project_slug: str
+    ingest_key: str
+
+
+def bench_database_name() -> str:
+    """`BENCH_DATABASE`, or the configured database's name with `_bench` appended."""
+    return os.environ.get("BENCH_DATABASE") or f"{default_database(settings.DATABASE_URLS)}_bench"
+
+
+def _renamed(urls: DatabaseUrls, database: str) -> DatabaseUrls:
+    def rename(url: str) -> str:
+        return with_credentials(
+            url, user=url_user(url), password=url_password(url), database=database
+        )
+
+    return replace(urls, runtime=rename(urls.runtime), owner=rename(urls.owner))
+
+
+def prepare(report=print) -> BenchTenant:
+    """Recreate the bench database, migrate it as the owner, create the bench tenant."""
+    database = bench_database_name()
+    urls = _renamed(settings.DATABASE_URLS, database)
+    for alias in ("default", "owner"):
+        connections[alias].close()
+        connections[alias].settings_dict["NAME"] = database
+        settings.DATABASES[alias]["NAME"] = database
+    provision_roles_and_database(urls, database=database, recreate=True, report=report)
+    grant_runtime_privileges(urls, database=database)
+    call_command("migrate", database="owner", interactive=False, verbosity=0)
+    grant_runtime_privileges(urls, database=database)
+    connections["owner"].close()
+    with transaction.atomic():
+        org, _ = services.organization_create(slug=ORG_SLUG, name="Bench")
+        project, _ = services.project_create(org=org, name="Bench", public_id=PROJECT_PUBLIC_ID)
+        key = services.api_key_issue(project=project, kind="ingest", name="make bench").key
+        with org_context(org.pk):
+            Project.objects.filter(org_id=org.pk, pk=project.pk).update(
+                rate_limit_per_second=RATE_LIMIT_PER_SECOND
+            )
+    connections.close_all()
+    return BenchTenant(
+        database=database,
+        urls=urls,
+        org_id=org.pk,
+        project_id=project.pk,
+        project_public_id=project.public_id,
+        project_slug=project.slug,
+        ingest_key=key,
+    )
+
+
+def drop(tenant: BenchTenant) -> None:
+    """Drop the bench database (it holds only what the run wrote)."""
+    connections.close_all()
+    drop_database(tenant.urls, database=tenant.database)

@@ -1,0 +1,357 @@
+"""`python -m bench.load`: C concurrent clients POST event batches for a fixed time.
+
+A separate process from the orchestrator and from the server, so that its own CPU time is
+visible and its GIL is nobody else's. Each client is a thread with one HTTP/1.1 connection
+over a plain socket (kept alive when the server allows it; gunicorn's sync workers close it
+after every response) and pre-built requests: per request it only swaps the batch's id
+token, sends, and reads the response. Nothing here imports Django.
+
+Closed loop (no `--rate`): each client sends its next batch as soon as the previous one is
+answered — the maximum rate. Paced (`--rate` events/s): the clients share a fixed schedule,
+and latency is measured from each request's scheduled time, so a server that falls behind
+is charged for the queueing it causes (no coordinated omission).
+
+Prints one JSON object on stdout. Every loop is bounded by `--duration`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.events import TOKEN_BYTES, batch_body, make_events, session_ids
+
+_HEAD_END = b"\r\n\r\n"
+
+
+class ProtocolError(OSError):
+    """The server's answer was not an HTTP/1.1 response we can read."""
+
+
+class Connection:
+    """One HTTP/1.1 client connection: send a prepared request, read the response."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._sock: socket.socket | None = None
+        self.connects = 0
+
+    def close(self) -> None:
+        """Close the socket (the next request opens a new one)."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def request(self, data: bytes) -> tuple[int, bytes]:
+        """Send `data` (a complete request); return (status, body).
+
+        A kept-alive socket the server closed in the meantime is retried once on a new
+        socket; a failure on a fresh socket is raised.
+        """
+        for attempt in range(2):
+            reused = self._sock is not None
+            if self._sock is None:
+                self._sock = socket.create_connection((self.host, self.port), self.timeout)
+                self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.connects += 1
+            try:
+                self._sock.sendall(data)
+                return self._read(self._sock)
+            except (ConnectionError, ProtocolError):
+                self.close()
+                if not reused or attempt:
+                    raise
+        raise ProtocolError("unreachable")
+
+    def _read(self, sock: socket.socket) -> tuple[int, bytes]:
+        buffer = b""
+        while _HEAD_END not in buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ProtocolError("connection closed before the response head")
+            buffer += chunk
+        head, _, body = buffer.partition(_HEAD_END)
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+            raise ProtocolError(f"not an HTTP/1.x status line: {lines[0]!r}")
+        status = int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip().lower()
+        if "content-length" in headers:
+            length = int(headers["content-length"])
+            while len(body) < length:
+                chunk = sock.recv(max(65536, length - len(body)))
+                if not chunk:
+                    raise ProtocolError("connection closed inside the response body")
+                body += chunk
+        else:  # no length: the body ends with the connection
+            while chunk := sock.recv(65536):
+                body += chunk
+            headers["connection"] = "close"
+        if headers.get("connection") == "close" or parts[0] == "HTTP/1.0":
+            self.close()
+        return status, body
+
+
+@dataclass
+class ClientResult:
+    """What one client thread measured."""
+
+    ends: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    accepted: list[int] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    duplicates: int = 0
+    rejected: int = 0
+    transport_errors: int = 0
+    first_error: str = ""
+    connects: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The shared schedule of one run."""
+
+    start: float  # perf_counter time the clients start
+    measure_from: float  # requests scheduled before this are warm-up
+    end: float  # no request starts at or after this time
+    interval: float  # seconds between one client's requests when paced; 0 = closed loop
+    run_token: str
+
+
+def build_request(
+    *, host: str, port: int, path: str, key: str, project: str, batch: int, client: int, seed: int
+) -> bytes:
+    """Return one client's complete request for a batch of `batch` events (token inside)."""
+    sessions = session_ids(prefix=f"{seed:x}-{client}", count=min(20, max(1, batch // 20)))
+    body = batch_body(
+        make_events(
+            count=batch, project_public_id=project, sessions=sessions, seed=seed * 1000 + client
+        )
+    )
+    head = (
+        f"POST {path} HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\n"
+        "Content-Type: application/json\r\n"
+        f"X-PG-API-Key: {key}\r\n"
+        "User-Agent: productgraph-bench/1 (load generator)\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "\r\n"
+    )
+    return head.encode() + body
+
+
+def run_client(
+    *,
+    index: int,
+    clients: int,
+    requests: list[bytes],
+    connection: Connection,
+    plan: Plan,
+    result: ClientResult,
+) -> None:
+    """Send requests until the plan's end; record what happened from `measure_from` on."""
+    prefix = f"{plan.run_token}{index:03x}"
+    sequence = 0
+    next_at = plan.start + index * plan.interval / clients  # clients interleave evenly
+    while True:
+        now = time.perf_counter()
+        if plan.interval:
+            if next_at >= plan.end:
+                break
+            if now < next_at:
+                time.sleep(next_at - now)
+            scheduled = next_at
+            next_at += plan.interval
+        elif now >= plan.end:
+            break
+        template = requests[sequence % len(requests)]
+        sequence += 1
+        data = template.replace(TOKEN_BYTES, f"{prefix}{sequence:09x}".encode())
+        if not plan.interval:
+            scheduled = time.perf_counter()
+        try:
+            status, body = connection.request(data)
+        except OSError as exc:
+            result.transport_errors += 1
+            result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
+            time.sleep(0.05)  # a refused or reset connection must not spin
+            continue
+        finished = time.perf_counter()
+        if scheduled < plan.measure_from:
+            continue
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        accepted = 0
+        if status == 202:
+            answer = json.loads(body)
+            accepted = answer["accepted"] - answer["duplicates"]
+            result.duplicates += answer["duplicates"]
+            result.rejected += answer["rejected"]
+            if answer["rejected"] and not result.first_error:
+                result.first_error = json.dumps(answer["errors"][:3])
+        elif not result.first_error:
+            result.first_error = f"HTTP {status}: {body[:300].decode(errors='replace')}"
+        result.ends.append(finished)
+        result.latencies.append(finished - scheduled)
+        result.accepted.append(accepted)
+    result.connects = connection.connects
+    connection.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of `values` (sorted or not); 0.0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summarize(
+    results: list[ClientResult], *, plan: Plan, batches: list[int], cpu_cores: float
+) -> dict[str, Any]:
+    """Merge the clients' results into the run's numbers."""
+    window = plan.end - plan.measure_from
+    latencies = [value for result in results for value in result.latencies]
+    # Throughput counts what completed inside the window; latency covers every measured start.
+    events = sum(
+        accepted
+        for result in results
+        for accepted, end in zip(result.accepted, result.ends, strict=True)
+        if end <= plan.end
+    )
+    completed = sum(1 for result in results for end in result.ends if end <= plan.end)
+    statuses: dict[str, int] = {}
+    for result in results:
+        for status, count in result.statuses.items():
+            statuses[str(status)] = statuses.get(str(status), 0) + count
+    return {
+        "batch": batches[0] if len(batches) == 1 else batches,
+        "clients": len(results),
+        "mode": "paced" if plan.interval else "closed",
+        "window_s": round(window, 3),
+        "requests": len(latencies),
+        "requests_per_s": round(completed / window, 1),
+        "events_per_s": round(events / window, 1),
+        "latency_ms": {
+            "p50": round(percentile(latencies, 0.50) * 1000, 2),
+            "p95": round(percentile(latencies, 0.95) * 1000, 2),
+            "p99": round(percentile(latencies, 0.99) * 1000, 2),
+            "max": round(max(latencies, default=0.0) * 1000, 2),
+            "mean": round(sum(latencies) / len(latencies) * 1000, 2) if latencies else 0.0,
+        },
+        "statuses": statuses,
+        "non_202": sum(count for status, count in statuses.items() if status != "202"),
+        "duplicates": sum(result.duplicates for result in results),
+        "rejected": sum(result.rejected for result in results),
+        "transport_errors": sum(result.transport_errors for result in results),
+        "first_error": next((result.first_error for result in results if result.first_error), ""),
+        "connections_opened": sum(result.connects for result in results),
+        "load_cpu_cores": round(cpu_cores, 2),
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Build the requests, run the clients, return the summary."""
+    batches = [int(size) for size in str(args.batch).split(",")]
+    per_client = [
+        [
+            build_request(
+                host=args.host,
+                port=args.port,
+                path=args.path,
+                key=args.key,
+                project=args.project,
+                batch=batch,
+                client=client,
+                seed=args.seed,
+            )
+            for batch in batches
+        ]
+        for client in range(args.clients)
+    ]
+    mean_batch = sum(batches) / len(batches)
+    interval = args.clients * mean_batch / args.rate if args.rate else 0.0
+    start = time.perf_counter()
+    plan = Plan(
+        start=start,
+        measure_from=start + args.warmup,
+        end=start + args.warmup + args.duration,
+        interval=interval,
+        run_token=os.urandom(4).hex(),
+    )
+    results = [ClientResult() for _ in range(args.clients)]
+    threads = [
+        threading.Thread(
+            target=run_client,
+            kwargs={
+                "index": index,
+                "clients": args.clients,
+                "requests": per_client[index],
+                "connection": Connection(args.host, args.port, args.timeout),
+                "plan": plan,
+                "result": results[index],
+            },
+            daemon=True,
+            name=f"client-{index}",
+        )
+        for index in range(args.clients)
+    ]
+    cpu_before = time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=args.warmup + args.duration + args.timeout + 5)
+    cpu_cores = (time.process_time() - cpu_before) / (time.perf_counter() - start)
+    summary = summarize(results, plan=plan, batches=batches, cpu_cores=cpu_cores)
+    if args.rate:
+        summary["target_events_per_s"] = args.rate
+    # The orchestrator matches its memory and CPU samples (time.monotonic) to this window.
+    offset = time.monotonic() - time.perf_counter()
+    summary["window_monotonic"] = [plan.measure_from + offset, plan.end + offset]
+    return summary
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of `python -m bench.load`."""
+    cli = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
+    cli.add_argument("--host", default="127.0.0.1")
+    cli.add_argument("--port", type=int, required=True)
+    cli.add_argument("--path", default="/v1/events")
+    cli.add_argument("--key", required=True, help="an ingest key of the project")
+    cli.add_argument("--project", required=True, help="the project's public id (proj_...)")
+    cli.add_argument("--batch", default="100", help="events per request, or a list: 1,100,1000")
+    cli.add_argument("--clients", type=int, default=8, help="concurrent connections")
+    cli.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    cli.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
+    cli.add_argument("--rate", type=float, default=0.0, help="events/s in total; 0: max")
+    cli.add_argument("--timeout", type=float, default=30.0, help="socket timeout, seconds")
+    cli.add_argument("--seed", type=int, default=1)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the load and print the summary as JSON."""
+    cli = parser()
+    args = cli.parse_args(argv)
+    if not 1 <= args.clients <= 0xFFF:  # the client number takes 3 hex digits of the token
+        cli.error("--clients must be between 1 and 4095")
+    summary = run(args)
+    json.dump(summary, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

