@@ -17,7 +17,7 @@ from ingestion.openapi import BATCH_REQUEST, ERROR_RESPONSE, INGEST_RESPONSE
 from ingestion.services import events_ingest
 from ingestion.validation import Project
 from orgs.authentication import ApiKeyAuthentication
-from orgs.selectors import project_get
+from orgs.selectors import project_get_cached
 from productgraph.api.errors import error_body
 
 MAX_USER_AGENT = 512
@@ -57,7 +57,7 @@ class EventsView(APIView):
     def post(self, request):
         received_at = timezone.now()
         principal = request.auth
-        project = project_get(org_id=principal.org_id, project_id=principal.project_id)
+        project = project_get_cached(org_id=principal.org_id, project_id=principal.project_id)
         if project is None:  # deleted between key lookup and now
             return Response(
                 error_body("invalid_api_key", "The key's project no longer exists."), status=401

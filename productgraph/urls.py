@@ -17,5 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = handlers.bad_request
+handler403 = handlers.permission_denied
 handler404 = handlers.not_found
 handler500 = handlers.server_error

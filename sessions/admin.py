@@ -66,7 +66,7 @@ class SessionAdmin(TenantAdmin):
         "user_agent",
         "aggregated_at",
     ]
-    readonly_fields = fields
+    readonly_fields = tuple(fields)
 
     def has_add_permission(self, request) -> bool:
         return False

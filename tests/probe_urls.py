@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from orgs.models import Project
 from productgraph.tenancy.context import current_org_id
-from productgraph.urls import handler404, handler500  # noqa: F401
+from productgraph.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from productgraph.urls import urlpatterns as product_urls
 
 

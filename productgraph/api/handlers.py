@@ -5,6 +5,16 @@ from django.http import JsonResponse
 from productgraph.api.errors import ErrorCode, error_response
 
 
+def bad_request(request, exception=None) -> JsonResponse:
+    """400 raised by Django itself (an unknown Host header, a malformed request)."""
+    return error_response(400, ErrorCode.INVALID_REQUEST, "Bad request.")
+
+
+def permission_denied(request, exception=None) -> JsonResponse:
+    """403 raised by Django itself (e.g. a CSRF failure)."""
+    return error_response(403, ErrorCode.FORBIDDEN, "Forbidden.")
+
+
 def not_found(request, exception=None) -> JsonResponse:
     """404 for any unknown path."""
     return error_response(404, ErrorCode.NOT_FOUND, "No such resource.")

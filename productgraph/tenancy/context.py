@@ -38,6 +38,11 @@ def current_org_id(using: str = DEFAULT_DB_ALIAS) -> int | None:
     return int(value) if value else None
 
 
+def _check_org_id(org_id: object) -> None:
+    if not isinstance(org_id, int) or isinstance(org_id, bool) or org_id <= 0:
+        raise OrgContextError(f"an org id must be a positive integer, not {org_id!r}")
+
+
 @contextmanager
 def org_context(org_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Run the block with `org_id` as the current organization.
@@ -49,8 +54,7 @@ def org_context(org_id: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]
     connection = connections[using]
     if not connection.in_atomic_block:
         raise OrgContextError("org_context() must run inside transaction.atomic()")
-    if not isinstance(org_id, int) or isinstance(org_id, bool) or org_id <= 0:
-        raise OrgContextError(f"org_context() needs a positive integer org id, not {org_id!r}")
+    _check_org_id(org_id)
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
             outer = _set(cursor, str(org_id))
@@ -68,12 +72,16 @@ class OrgScope:
     """Lets the edge of a request (DRF authentication, the admin switcher) pick the org once.
 
     The tenancy middleware opens the request's transaction and an `OrgScope` on
-    `request.org_scope`; `enter(org_id)` runs the rest of the request inside
-    `org_context(org_id)`, which the middleware closes before the transaction ends.
+    `request.org_scope`; `enter(org_id)` sets the org for the rest of that transaction.
+    When the request's transaction is the outermost one (always, in production) the
+    setting simply ends with it: no savepoint and no restore, two round trips fewer per
+    request. Nested in an outer transaction (tests), the outer value is restored on exit.
     """
 
-    def __init__(self, stack: ExitStack) -> None:
+    def __init__(self, stack: ExitStack, *, outermost: bool, using: str = DEFAULT_DB_ALIAS) -> None:
         self._stack = stack
+        self._outermost = outermost
+        self._using = using
         self.org_id: int | None = None
 
     def enter(self, org_id: int) -> None:
@@ -82,5 +90,14 @@ class OrgScope:
             if self.org_id != org_id:
                 raise OrgContextError("a request cannot act for two organizations")
             return
-        self._stack.enter_context(org_context(org_id))
+        if not self._outermost:
+            self._stack.enter_context(org_context(org_id, using=self._using))
+            self.org_id = org_id
+            return
+        connection = connections[self._using]
+        if not connection.in_atomic_block:
+            raise OrgContextError("OrgScope.enter() must run inside the request transaction")
+        _check_org_id(org_id)
+        with connection.cursor() as cursor:
+            _set(cursor, str(org_id))
         self.org_id = org_id

@@ -29,9 +29,10 @@ class TenancyMiddleware:
         if request.path in self.exempt_paths:
             return self.get_response(request)
         try:
+            outermost = not transaction.get_connection().in_atomic_block
             with transaction.atomic():
                 with ExitStack() as stack:
-                    request.org_scope = OrgScope(stack)
+                    request.org_scope = OrgScope(stack, outermost=outermost)
                     response = self.get_response(request)
                 if getattr(request, "_tenancy_failed", False) or response.status_code >= 500:
                     transaction.set_rollback(True)

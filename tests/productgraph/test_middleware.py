@@ -79,3 +79,9 @@ def test_database_down_is_503_with_retry_after(client, tenants):
     assert response.status_code == 503
     assert response["Retry-After"].isdigit()
     assert response.json()["error"]["code"] == "unavailable"
+
+
+def test_an_unknown_host_is_a_json_400(client, db):
+    response = client.get("/ready", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
