@@ -44,7 +44,7 @@ class SessionAdmin(TenantAdmin):
     list_select_related = ["project"]
     show_full_result_count = False
     change_form_template = "admin/product_sessions/session/change_form.html"
-    fields = [
+    fields = _FIELDS = (
         "project",
         "session_id",
         "started_at",
@@ -65,8 +65,8 @@ class SessionAdmin(TenantAdmin):
         "device_type",
         "user_agent",
         "aggregated_at",
-    ]
-    readonly_fields = tuple(fields)
+    )
+    readonly_fields = _FIELDS
 
     def has_add_permission(self, request) -> bool:
         return False
