@@ -189,6 +189,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "args": ["sessions.close_idle_org"],
     },
+    # Next months' event partitions exist before their first event (and at start-up).
+    "ingestion-ensure-partitions": {"task": "ingestion.ensure_partitions", "schedule": 6 * 3600.0},
 }
 
 # --- Logging -------------------------------------------------------------------------------

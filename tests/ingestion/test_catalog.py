@@ -61,3 +61,19 @@ def test_docs_field_reference_is_generated_from_the_catalog():
     assert page.read_text() == reference.render(), (
         "regenerate it: python -m ingestion.reference > docs/reference/events.md"
     )
+
+
+def test_the_key_table_carries_only_its_unique_index_and_no_foreign_keys(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'ingestion_eventkey' ORDER BY 1"
+        )
+        assert [row[0] for row in cursor.fetchall()] == [
+            "event_unique_per_project",
+            "ingestion_eventkey_pkey",
+        ]
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'ingestion_eventkey'::regclass"
+            " AND contype = 'f'"
+        )
+        assert cursor.fetchone()[0] == 0
