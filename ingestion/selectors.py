@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import F
 
+from ingestion.catalog import FIELDS
 from ingestion.models import Event
 from sessions.sessionization import EventFacts
 
@@ -66,3 +69,43 @@ def session_event_rows(
             "event_id",
         )[:limit]
     )
+
+
+_WIRE = [(field.key, field.column, field.kind in ("json", "object")) for field in FIELDS]
+_WIRE_COLUMNS = ", ".join(column for _, column, _ in _WIRE)
+
+
+def _json(value: Any) -> Any:
+    # Django's psycopg backend hands jsonb over as text on raw cursors.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def event_as_wire_dict(row: tuple, *, attributes: Any) -> dict[str, Any]:
+    """Turn a row of `_WIRE_COLUMNS` (+ attributes) into `{wire key: value}` for matching."""
+    event = {
+        key: (_json(value) if is_json else value)
+        for (key, _, is_json), value in zip(_WIRE, row, strict=True)
+        if value is not None
+    }
+    if attributes is not None:
+        event.update(_json(attributes))
+    return event
+
+
+def session_event_dicts(
+    *, org_id: int, project_id: int, session_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each session's events as wire dicts, in session order; `_id` holds the row id."""
+    query = (
+        f"SELECT id, attributes, {_WIRE_COLUMNS} FROM ingestion_event"  # noqa: S608
+        " WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)"
+        " ORDER BY session_id, timestamp, sequence ASC NULLS LAST, id"
+    )
+    sessions: dict[str, list[dict[str, Any]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(query, [org_id, project_id, list(session_ids)])
+        for row_id, attributes, *row in cursor.fetchall():
+            event = event_as_wire_dict(tuple(row), attributes=attributes)
+            event["_id"] = row_id
+            sessions.setdefault(event["session.id"], []).append(event)
+    return sessions

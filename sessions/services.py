@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ingestion.selectors import session_events
+from journeys.services import journeys_match_sessions
 from orgs.models import Project
 from productgraph.keyspace import redis_key
 from sessions.models import Session
@@ -131,6 +132,10 @@ def sessions_fold(
         ]
         if rows:
             cursor.executemany(_UPSERT, rows)
+        if rows:  # sessions hand off to journeys, in the same transaction
+            journeys_match_sessions(
+                org_id=org_id, project_id=project_id, session_ids=[row[2] for row in rows], now=now
+            )
         gone = sorted(set(session_ids) - set(events))
         if gone:  # every event purged: the session goes too
             Session.objects.filter(

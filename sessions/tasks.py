@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from orgs.selectors import organization_list, project_list
+from orgs.selectors import project_list
 from productgraph.tenancy.context import org_context
 from sessions import services
 from sessions.selectors import sessions_stale
@@ -63,12 +63,3 @@ def close_idle_org(org_id: int) -> int:
     """End the org's sessions that have been idle past their project's timeout."""
     with transaction.atomic(), org_context(org_id):
         return services.sessions_close_idle(org_id=org_id)
-
-
-@shared_task(name="sessions.fan_out")
-def fan_out(task_name: str) -> int:
-    """Beat entry point: send one `task_name` per organization (work across orgs is a fan-out)."""
-    orgs = organization_list()
-    for org in orgs:
-        current_app.send_task(task_name, args=[org.pk])
-    return len(orgs)

@@ -1,0 +1,49 @@
+"""Journeys in the admin: editable definitions, a funnel chart and the stored metrics."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import transaction
+
+from journeys.forms import JourneyForm
+from journeys.models import Journey
+from journeys.services import journeys_refresh_project
+from orgs.admin import TenantAdmin
+
+
+@admin.register(Journey)
+class JourneyAdmin(TenantAdmin):
+    form = JourneyForm
+    list_display = ["key", "name", "project", "is_active", "metrics_refreshed_at"]
+    list_filter = ["is_active"]
+    search_fields = ["key", "name"]
+    readonly_fields = ["metrics_refreshed_at"]
+    change_form_template = "admin/journeys/journey/change_form.html"
+    actions = ["refresh"]
+
+    @admin.action(description="Re-match sessions and refresh metrics")
+    def refresh(self, request, queryset):
+        projects = {(journey.org_id, journey.project_id) for journey in queryset}
+        for org_id, project_id in projects:
+            with transaction.atomic():
+                journeys_refresh_project(org_id=org_id, project_id=project_id)
+        self.message_user(request, f"Refreshed {len(projects)} project(s).")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        journey = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if journey is not None:
+            extra_context["chart"] = funnel_chart(journey.metrics)
+            extra_context["metrics"] = journey.metrics
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def funnel_chart(metrics: dict) -> list[dict]:
+    """Bars of the journey's funnel: entered, then each step's reached count, with widths."""
+    total = metrics.get("total_sessions") or 0
+    bars: list[dict] = [{"label": "Entered", "count": total}]
+    bars += [{"label": step["name"], "count": step["reached"]} for step in metrics.get("steps", [])]
+    for bar in bars:
+        bar["percent"] = round(100 * bar["count"] / total, 1) if total else 0.0
+        bar["width"] = max(bar["percent"], 0.5) if bar["count"] else 0
+    return bars

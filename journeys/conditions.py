@@ -1,0 +1,256 @@
+"""Conditions of journeys and funnels: validation, evaluation in Python, compilation to SQL.
+
+A condition is `{"field": "<wire key>", "op": "<op>", "value": ...}`; a list means AND and
+`{"any": [...]}` means OR (analytics.md). `field` is a catalog key (a column) or any other
+key (an `attributes` entry). The Python evaluator (journey matching, the tests' reference)
+and the SQL compiler (funnels) implement the same semantics, pinned here:
+
+- `eq`/`in` compare JSON values exactly: `true` is not `1`, `"1"` is not `1`.
+- `neq` is "not equal", and an absent field is not equal to anything.
+- `prefix`/`contains`/`regex` apply to strings only; `regex` is a search (unanchored).
+- `gt`/`gte`/`lt`/`lte` apply to numbers only; anything else does not match.
+- `exists` (value `true`, the default, or `false`): the field is present and not null.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ingestion.catalog import BY_KEY
+
+OPS = ("eq", "neq", "in", "prefix", "contains", "regex", "exists", "gt", "gte", "lt", "lte")
+_STRING_OPS = {"prefix", "contains", "regex"}
+_NUMBER_OPS = {"gt", "gte", "lt", "lte"}
+MAX_CONDITIONS_DEPTH = 5
+MAX_FIELD_LENGTH = 255
+
+
+class DefinitionError(ValueError):
+    """A journey or funnel definition that cannot be used; `errors` lists every problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | bool | int | float)
+
+
+def validate_conditions(conditions: Any, path: str, depth: int = 0) -> list[str]:
+    """Return every problem of a condition list / `any` group / condition (empty: valid)."""
+    if depth > MAX_CONDITIONS_DEPTH:
+        return [f"{path}: nested more than {MAX_CONDITIONS_DEPTH} levels"]
+    if isinstance(conditions, list):
+        errors: list[str] = []
+        for position, item in enumerate(conditions):
+            errors += validate_conditions(item, f"{path}[{position}]", depth + 1)
+        return errors
+    if not isinstance(conditions, dict):
+        return [f"{path}: a condition must be an object or a list"]
+    if "any" in conditions:
+        if set(conditions) != {"any"}:
+            return [f"{path}: an 'any' group has only the key 'any'"]
+        group = conditions["any"]
+        if not isinstance(group, list) or not group:
+            return [f"{path}.any: must be a non-empty list"]
+        return validate_conditions(group, f"{path}.any", depth + 1)
+    return _validate_condition(conditions, path)
+
+
+def _validate_condition(condition: dict, path: str) -> list[str]:
+    unknown = set(condition) - {"field", "op", "value"}
+    if unknown:
+        return [f"{path}: unknown key(s) {', '.join(sorted(map(str, unknown)))}"]
+    field, op = condition.get("field"), condition.get("op")
+    errors = []
+    if op not in OPS:
+        errors.append(f"{path}.op: unknown op {op!r}; use one of {', '.join(OPS)}")
+    if not isinstance(field, str) or not field or len(field) > MAX_FIELD_LENGTH:
+        errors.append(f"{path}.field: must be an event key (a non-empty string)")
+        return errors
+    if errors:
+        return errors
+    value = condition.get("value", True if op == "exists" else None)
+    kind = BY_KEY[field].kind if field in BY_KEY else "attribute"
+    if kind in ("timestamp", "json", "object") and op != "exists":
+        return [f"{path}: field {field} supports only the op 'exists'"]
+    if op == "exists":
+        if not isinstance(value, bool):
+            return [f"{path}.value: 'exists' takes true or false"]
+    elif op in _STRING_OPS:
+        if not isinstance(value, str) or not value:
+            return [f"{path}.value: '{op}' takes a non-empty string"]
+        if kind not in ("string", "attribute"):
+            return [f"{path}: '{op}' applies to text fields; {field} is a number"]
+        if op == "regex":
+            try:
+                re.compile(value)
+            except re.error as exc:
+                return [f"{path}.value: bad regex: {exc}"]
+    elif op in _NUMBER_OPS:
+        if not _is_number(value):
+            return [f"{path}.value: '{op}' takes a number"]
+        if kind not in ("integer", "number", "attribute"):
+            return [f"{path}: '{op}' applies to number fields; {field} is text"]
+    elif op == "in":
+        if not isinstance(value, list) or not value or not all(_is_scalar(v) for v in value):
+            return [f"{path}.value: 'in' takes a non-empty list of strings, numbers or booleans"]
+        errors += [
+            problem
+            for item in value
+            if (problem := _type_problem(kind, item, f"{path}.value", field))
+        ]
+    else:  # eq, neq
+        if not _is_scalar(value) or value is None:
+            return [f"{path}.value: '{op}' takes a string, number or boolean"]
+        problem = _type_problem(kind, value, f"{path}.value", field)
+        if problem:
+            errors.append(problem)
+    return errors
+
+
+def _type_problem(kind: str, value: Any, path: str, field: str) -> str | None:
+    if kind == "string" and not isinstance(value, str):
+        return f"{path}: {field} is text; compare it with a string"
+    if kind in ("integer", "number") and not _is_number(value):
+        return f"{path}: {field} is a number; compare it with a number"
+    return None
+
+
+def check(conditions: Any, path: str) -> None:
+    """Raise DefinitionError listing every problem of `conditions`."""
+    errors = validate_conditions(conditions, path)
+    if errors:
+        raise DefinitionError(errors)
+
+
+# --- evaluation in Python -----------------------------------------------------------------
+
+
+def _json_equal(left: Any, right: Any) -> bool:
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    if _is_number(left) and _is_number(right):
+        return left == right
+    return type(left) is type(right) and left == right
+
+
+def matches(conditions: Any, event: Mapping[str, Any]) -> bool:
+    """Evaluate validated conditions on an event given as `{wire key: value}`."""
+    if isinstance(conditions, list):
+        return all(matches(item, event) for item in conditions)
+    if "any" in conditions:
+        return any(matches(item, event) for item in conditions["any"])
+    op = conditions["op"]
+    value = conditions.get("value", True if op == "exists" else None)
+    actual = event.get(conditions["field"])
+    if op == "exists":
+        return (actual is not None) is value
+    if actual is None:
+        return False
+    if op == "eq":
+        return _json_equal(actual, value)
+    if op == "neq":
+        return not _json_equal(actual, value)
+    if op == "in":
+        return any(_json_equal(actual, item) for item in value)
+    if op in _STRING_OPS:
+        if not isinstance(actual, str):
+            return False
+        if op == "prefix":
+            return actual.startswith(value)
+        if op == "contains":
+            return value in actual
+        return re.search(value, actual) is not None
+    if not _is_number(actual):
+        return False
+    return {
+        "gt": actual > value,
+        "gte": actual >= value,
+        "lt": actual < value,
+        "lte": actual <= value,
+    }[op]
+
+
+# --- compilation to SQL ---------------------------------------------------------------------
+
+
+def to_sql(conditions: Any, params: list[Any], *, alias: str = "e") -> str:
+    """Compile validated conditions to a SQL boolean over `alias`; append the parameters."""
+    if isinstance(conditions, list):
+        if not conditions:
+            return "TRUE"
+        return "(" + " AND ".join(to_sql(item, params, alias=alias) for item in conditions) + ")"
+    if "any" in conditions:
+        return (
+            "(" + " OR ".join(to_sql(item, params, alias=alias) for item in conditions["any"]) + ")"
+        )
+    field, op = conditions["field"], conditions["op"]
+    value = conditions.get("value", True if op == "exists" else None)
+    if field in BY_KEY:
+        return _column_sql(f"{alias}.{BY_KEY[field].column}", op, value, params)
+    return _attribute_sql(f"{alias}.attributes", field, op, value, params)
+
+
+def _column_sql(column: str, op: str, value: Any, params: list[Any]) -> str:
+    if op == "exists":
+        return f"({column} IS {'NOT ' if value else ''}NULL)"
+    if op == "eq":
+        params.append(value)
+        return f"({column} = %s)"
+    if op == "neq":
+        params.append(value)
+        return f"({column} <> %s)"
+    if op == "in":
+        params.append(list(value))
+        return f"({column} = ANY(%s))"
+    if op == "prefix":
+        params.append(value)
+        return f"starts_with({column}, %s)"
+    if op == "contains":
+        params.append(value)
+        return f"(strpos({column}, %s) > 0)"
+    if op == "regex":
+        params.append(value)
+        return f"({column} ~ %s)"
+    params.append(value)
+    return f"({column} {_COMPARISONS[op]} %s)"
+
+
+_COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def _attribute_sql(column: str, key: str, op: str, value: Any, params: list[Any]) -> str:
+    typeof = f"jsonb_typeof({column} -> %s)"
+    if op == "exists":
+        params.append(key)
+        present = f"(coalesce({typeof}, 'null') <> 'null')"
+        return present if value else f"(NOT {present})"
+    if op == "eq":
+        params.extend([key, json.dumps(value)])
+        return f"(({column} -> %s) = %s::jsonb)"
+    if op == "in":
+        params.extend([key, [json.dumps(item) for item in value]])
+        return f"(({column} -> %s) = ANY(%s::jsonb[]))"
+    if op == "neq":
+        params.extend([key, key, json.dumps(value)])
+        return f"(coalesce({typeof}, 'null') <> 'null' AND ({column} -> %s) <> %s::jsonb)"
+    if op in _STRING_OPS:
+        params.extend([key, key, value])
+        text = f"({column} ->> %s)"
+        test = {
+            "prefix": f"starts_with({text}, %s)",
+            "contains": f"(strpos({text}, %s) > 0)",
+            "regex": f"({text} ~ %s)",
+        }[op]
+        return f"({typeof} = 'string' AND {test})"
+    params.extend([key, key, value])
+    return f"({typeof} = 'number' AND ({column} ->> %s)::numeric {_COMPARISONS[op]} %s)"

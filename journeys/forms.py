@@ -1,0 +1,42 @@
+"""The admin form of a journey: the definition is validated on save, errors on the form."""
+
+from __future__ import annotations
+
+from django import forms
+
+from journeys.conditions import DefinitionError
+from journeys.definitions import parse_definition
+from journeys.models import Journey
+
+
+class JourneyForm(forms.ModelForm):
+    class Meta:
+        model = Journey
+        fields = [
+            "project",
+            "key",
+            "name",
+            "description",
+            "entry",
+            "steps",
+            "exit",
+            "timeout_minutes",
+            "is_active",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            parse_definition(
+                key=cleaned.get("key"),
+                entry=cleaned.get("entry") if cleaned.get("entry") is not None else [],
+                steps=cleaned.get("steps"),
+                exit=cleaned.get("exit") if cleaned.get("exit") is not None else [],
+                timeout_minutes=cleaned.get("timeout_minutes"),
+            )
+        except DefinitionError as exc:
+            for error in exc.errors:
+                field = error.split("[", 1)[0].split(".", 1)[0].split(":", 1)[0]
+                target = field if field in self.fields else None
+                self.add_error(target, error)
+        return cleaned

@@ -1,0 +1,164 @@
+"""Match one session's events against one journey. Pure: no database, no clock.
+
+Semantics (analytics.md, with the decisions the spec leaves open):
+
+- The session **enters** at its first event matching `entry`, or, when `entry` is empty, at
+  its first event matching step 1 (which then also reaches step 1).
+- Steps are matched in order, each by an event after the previous matched one in session
+  order (timestamp, sequence, arrival); one event fills at most one step, and the entry
+  event may fill step 1. An event tagged `gen_ai.journey.id` = the journey's key and
+  `gen_ai.journey.step.id` = a step's id matches that step directly. Optional steps may be
+  skipped; the assignment reaching the most required steps, earliest, is kept.
+- **converted**: every required step reached, or an `exit` event seen after entering, within
+  `timeout_minutes` of entering. `converted_at` is that moment.
+- **abandoned**: not converted, and the journey stalled longer than the timeout: the next
+  matched step (or the conversion) came too late, the session kept going past the timeout
+  after the last progress, or it is still active and idle in the journey past the timeout.
+- **pending**: not converted, not abandoned, and the session is still active.
+- **bounced**: the session ended having reached only the entry / the first step.
+- **dropped**: the session ended mid-journey.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from journeys.conditions import matches
+from journeys.definitions import JourneyDefinition, Step
+
+Event = Mapping[str, Any]
+TIMESTAMP = "event.timestamp"
+
+
+@dataclass(frozen=True)
+class JourneyMatch:
+    """Where a session stands in a journey."""
+
+    status: str
+    entered_at: datetime
+    last_step_index: int  # -1: entered, no step reached
+    last_step_id: str
+    converted_at: datetime | None
+    duration_ms: int
+
+
+def _step_matches(step: Step, key: str, event: Event) -> bool:
+    if event.get("gen_ai.journey.id") == key and event.get("gen_ai.journey.step.id") == step.id:
+        return True
+    return matches(step.match, event)
+
+
+def _assign(
+    steps: Sequence[Step], key: str, events: Sequence[Event], start: int, first: int
+) -> list[tuple[int, int]]:
+    """Best (step index, event position) pairs for steps >= `first`, events >= `start`.
+
+    Each step takes its first matching event after the previous step's; an optional step
+    is skipped when skipping it reaches more required steps. Memoised: O(steps x events).
+    """
+    memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def best(start: int, index: int) -> list[tuple[int, int]]:
+        if index == len(steps):
+            return []
+        if (start, index) in memo:
+            return memo[(start, index)]
+        step = steps[index]
+        position = next(
+            (p for p in range(start, len(events)) if _step_matches(step, key, events[p])), None
+        )
+        if position is None:
+            result = best(start, index + 1) if step.optional else []
+        else:
+            result = [(index, position), *best(position + 1, index + 1)]
+            if step.optional:
+                skipped = best(start, index + 1)
+                if _required(steps, skipped) > _required(steps, result):
+                    result = skipped
+        memo[(start, index)] = result
+        return result
+
+    return best(start, first)
+
+
+def _required(steps: Sequence[Step], assignment: list[tuple[int, int]]) -> int:
+    return sum(1 for index, _ in assignment if not steps[index].optional)
+
+
+def match_session(
+    definition: JourneyDefinition,
+    events: Sequence[Event],
+    *,
+    session_active: bool,
+    now: datetime,
+) -> JourneyMatch | None:
+    """Return the session's place in the journey, or None if it never entered."""
+    steps, key = definition.steps, definition.key
+    timeout = timedelta(minutes=definition.timeout_minutes)
+    if definition.entry:
+        entry_at = next((p for p, e in enumerate(events) if matches(definition.entry, e)), None)
+        if entry_at is None:
+            return None
+        assignment = _assign(steps, key, events, entry_at, 0)
+    else:
+        entry_at = next((p for p, e in enumerate(events) if _step_matches(steps[0], key, e)), None)
+        if entry_at is None:
+            return None
+        assignment = [(0, entry_at), *_assign(steps, key, events, entry_at + 1, 1)]
+    entered_at: datetime = events[entry_at][TIMESTAMP]
+    required = [index for index, step in enumerate(steps) if not step.optional]
+    reached = {index for index, _ in assignment}
+    progress_times = [entered_at] + [events[p][TIMESTAMP] for _, p in assignment]
+
+    converted_at = None
+    if all(index in reached for index in required):
+        last_required = max(p for index, p in assignment if index in required)
+        converted_at = events[last_required][TIMESTAMP]
+    exit_at = (
+        next((e[TIMESTAMP] for e in events[entry_at:] if matches(definition.exit, e)), None)
+        if definition.exit
+        else None
+    )
+    if exit_at is not None and (converted_at is None or exit_at < converted_at):
+        converted_at = exit_at
+    last_index, last_id = -1, ""
+    if assignment:
+        last_index = max(index for index, _ in assignment)
+        last_id = steps[last_index].id
+    last_progress = max(progress_times)
+
+    if converted_at is not None and converted_at - entered_at <= timeout:
+        return JourneyMatch(
+            "converted",
+            entered_at,
+            last_index,
+            last_id,
+            converted_at,
+            _ms(converted_at - entered_at),
+        )
+    stalled = any(later - earlier > timeout for earlier, later in pairwise(progress_times))
+    last_event_at: datetime = events[-1][TIMESTAMP]
+    if (
+        stalled
+        or converted_at is not None  # converted too late
+        or last_event_at - last_progress > timeout
+        or (session_active and now - last_progress > timeout)
+    ):
+        status = "abandoned"
+    elif session_active:
+        status = "pending"
+    elif last_index <= 0:
+        status = "bounced"
+    else:
+        status = "dropped"
+    return JourneyMatch(
+        status, entered_at, last_index, last_id, None, _ms(last_progress - entered_at)
+    )
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta / timedelta(milliseconds=1))

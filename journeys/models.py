@@ -1,0 +1,70 @@
+"""Journeys (per-project definitions) and the sessions matched against them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from orgs.models import Project, TenantModel
+
+
+class Journey(TenantModel):
+    """A named journey of a project; its definition is validated by journeys.definitions."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    key = models.SlugField(max_length=255, help_text="the value of gen_ai.journey.id on the wire")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    entry = models.JSONField(default=list, blank=True)
+    steps = models.JSONField(default=list)
+    exit = models.JSONField(default=list, blank=True)
+    timeout_minutes = models.PositiveIntegerField(default=30)
+    is_active = models.BooleanField(default=True)
+    metrics = models.JSONField(default=dict, blank=True, editable=False)
+    metrics_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project_id", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "key"], name="journey_key_unique_per_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SessionJourney(TenantModel):
+    """Where one session stands in one journey (a session may be in several)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CONVERTED = "converted"
+        DROPPED = "dropped"
+        BOUNCED = "bounced"
+        ABANDONED = "abandoned"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="sessions")
+    session_id = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices)
+    entered_at = models.DateTimeField()
+    last_step_id = models.CharField(max_length=255, blank=True)
+    last_step_index = models.IntegerField(
+        help_text="0-based index of the last step reached; -1: entry only"
+    )
+    converted_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.BigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-entered_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "session_id"], name="session_journey_unique")
+        ]
+        indexes = [models.Index(fields=["project", "session_id"], name="session_journey_session")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} in {self.journey_id}: {self.status}"

@@ -1,0 +1,183 @@
+"""Journey writes: definitions, session matching, stored metrics."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from ingestion.selectors import session_event_dicts
+from journeys.definitions import JourneyDefinition, parse_definition
+from journeys.matching import match_session
+from journeys.models import Journey, SessionJourney
+from orgs.models import Project
+from sessions.models import Session
+
+
+def definition_of(journey: Journey) -> JourneyDefinition:
+    """Parse a stored journey's definition (validated when it was saved)."""
+    return parse_definition(
+        key=journey.key,
+        entry=journey.entry,
+        steps=journey.steps,
+        exit=journey.exit,
+        timeout_minutes=journey.timeout_minutes,
+    )
+
+
+def journey_save(
+    *,
+    project: Project,
+    key: str,
+    name: str,
+    steps: list[Any],
+    entry: list[Any] | None = None,
+    exit: list[Any] | None = None,
+    description: str = "",
+    timeout_minutes: int = 30,
+    is_active: bool = True,
+    journey: Journey | None = None,
+) -> Journey:
+    """Create or update a journey after validating it (DefinitionError lists the problems)."""
+    parse_definition(
+        key=key, entry=entry or [], steps=steps, exit=exit or [], timeout_minutes=timeout_minutes
+    )
+    journey = journey or Journey(org_id=project.org_id, project=project)
+    journey.key, journey.name, journey.description = key, name, description
+    journey.entry, journey.steps, journey.exit = entry or [], steps, exit or []
+    journey.timeout_minutes, journey.is_active = timeout_minutes, is_active
+    journey.save()
+    return journey
+
+
+_UPSERT = f"""
+INSERT INTO {SessionJourney._meta.db_table}
+    (org_id, project_id, journey_id, session_id, status, entered_at, last_step_index,
+     last_step_id, converted_at, duration_ms, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (journey_id, session_id) DO UPDATE SET
+    status = EXCLUDED.status, entered_at = EXCLUDED.entered_at,
+    last_step_index = EXCLUDED.last_step_index, last_step_id = EXCLUDED.last_step_id,
+    converted_at = EXCLUDED.converted_at, duration_ms = EXCLUDED.duration_ms,
+    updated_at = now()
+"""  # noqa: S608 - table name from model metadata
+
+
+def journeys_match_sessions(
+    *, org_id: int, project_id: int, session_ids: Sequence[str], now: datetime | None = None
+) -> int:
+    """(Re)match these sessions against the project's active journeys; return rows written."""
+    journeys = list(Journey.objects.filter(org_id=org_id, project_id=project_id, is_active=True))
+    if not journeys or not session_ids:
+        return 0
+    now = now or timezone.now()
+    events = session_event_dicts(org_id=org_id, project_id=project_id, session_ids=session_ids)
+    active = dict(
+        Session.objects.filter(
+            org_id=org_id, project_id=project_id, session_id__in=list(session_ids)
+        ).values_list("session_id", "is_active")
+    )
+    rows, stale = [], []
+    for journey in journeys:
+        definition = definition_of(journey)
+        for session_id in session_ids:
+            session_events = events.get(session_id)
+            found = (
+                match_session(
+                    definition,
+                    session_events,
+                    session_active=active.get(session_id, True),
+                    now=now,
+                )
+                if session_events
+                else None
+            )
+            if found is None:
+                stale.append((journey.pk, session_id))
+                continue
+            rows.append(
+                (
+                    org_id,
+                    project_id,
+                    journey.pk,
+                    session_id,
+                    found.status,
+                    found.entered_at,
+                    found.last_step_index,
+                    found.last_step_id,
+                    found.converted_at,
+                    found.duration_ms,
+                )
+            )
+    with connection.cursor() as cursor:
+        if rows:
+            cursor.executemany(_UPSERT, rows)
+        for journey_id, session_id in stale:
+            SessionJourney.objects.filter(
+                org_id=org_id, journey_id=journey_id, session_id=session_id
+            ).delete()
+    return len(rows)
+
+
+def journey_metrics_refresh(*, journey: Journey, now: datetime | None = None) -> dict[str, Any]:
+    """Recompute and store a journey's metrics from its session rows (absolute values)."""
+    rows = list(
+        SessionJourney.objects.filter(org_id=journey.org_id, journey=journey).values_list(
+            "status", "last_step_index", "duration_ms"
+        )
+    )
+    total = len(rows)
+    durations = [duration for status, _, duration in rows if status == "converted"]
+    steps = journey.steps
+    reached = [
+        sum(1 for _, index, _ in rows if index >= position) for position in range(len(steps))
+    ]
+    per_step = []
+    for position, step in enumerate(steps):
+        previous = total if position == 0 else reached[position - 1]
+        per_step.append(
+            {
+                "id": step["id"],
+                "name": step.get("name") or step["id"],
+                "reached": reached[position],
+                "drop_off": previous - reached[position],
+            }
+        )
+    by_status = {status: 0 for status in SessionJourney.Status.values}
+    for status, _, _ in rows:
+        by_status[status] += 1
+    metrics = {
+        "total_sessions": total,
+        "converted": len(durations),
+        "conversion_rate": round(len(durations) / total, 4) if total else 0.0,
+        "avg_duration_ms": round(statistics.fmean(durations)) if durations else None,
+        "median_duration_ms": round(statistics.median(durations)) if durations else None,
+        "by_status": by_status,
+        "steps": per_step,
+    }
+    journey.metrics = metrics
+    journey.metrics_refreshed_at = now or timezone.now()
+    journey.save(update_fields=["metrics", "metrics_refreshed_at"])
+    return metrics
+
+
+def journeys_refresh_project(*, org_id: int, project_id: int, rematch: bool = True) -> int:
+    """Re-match every session of a project that any journey could concern; refresh metrics."""
+    written = 0
+    if rematch:
+        session_ids = list(
+            Session.objects.filter(org_id=org_id, project_id=project_id).values_list(
+                "session_id", flat=True
+            )
+        )
+        for start in range(0, len(session_ids), 500):
+            written += journeys_match_sessions(
+                org_id=org_id, project_id=project_id, session_ids=session_ids[start : start + 500]
+            )
+    for journey in Journey.objects.filter(org_id=org_id, project_id=project_id):
+        journey_metrics_refresh(journey=journey)
+    return written

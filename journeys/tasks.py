@@ -1,0 +1,38 @@
+"""Celery tasks of journeys: take ids, run in the org's context, safe to retry."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError, transaction
+
+from journeys.models import Journey, SessionJourney
+from journeys.services import journey_metrics_refresh, journeys_match_sessions
+from orgs.selectors import project_list
+from productgraph.tenancy.context import org_context
+
+
+@shared_task(
+    name="journeys.refresh_org",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def refresh_org(org_id: int) -> int:
+    """Re-match the org's pending sessions (time moves them on) and refresh every metric."""
+    rematched = 0
+    with transaction.atomic(), org_context(org_id):
+        for project in project_list(org_id=org_id):
+            pending = list(
+                SessionJourney.objects.filter(
+                    org_id=org_id, project=project, status=SessionJourney.Status.PENDING
+                )
+                .values_list("session_id", flat=True)
+                .distinct()
+            )
+            for start in range(0, len(pending), 500):
+                rematched += journeys_match_sessions(
+                    org_id=org_id, project_id=project.pk, session_ids=pending[start : start + 500]
+                )
+            for journey in Journey.objects.filter(org_id=org_id, project=project):
+                journey_metrics_refresh(journey=journey)
+    return rematched

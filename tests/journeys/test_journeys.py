@@ -1,0 +1,111 @@
+"""Journeys end to end: events → sessions → session-journeys → metrics, admin, command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import transaction
+
+from journeys.models import Journey, SessionJourney
+from journeys.services import journey_save
+from productgraph.tenancy.context import org_context
+from tests.ingestion.helpers import event, post
+
+STEPS = [
+    {"id": "cart", "name": "Cart", "match": [{"field": "page.path", "op": "eq", "value": "/cart"}]},
+    {
+        "id": "pay",
+        "name": "Payment",
+        "match": [{"field": "page.path", "op": "eq", "value": "/pay"}],
+    },
+]
+
+
+def make_journey(tenant) -> Journey:
+    with transaction.atomic(), org_context(tenant.org.pk):
+        return journey_save(project=tenant.project, key="checkout", name="Checkout", steps=STEPS)
+
+
+def visit(client, tenant, session, *paths):
+    batch = []
+    for minute, path in enumerate(paths):
+        item = event(
+            event_id=f"{session}-{minute}",
+            page__path=path,
+            event__timestamp=f"2026-01-15T10:{minute:02}:00Z",
+        )
+        item["session.id"] = session
+        batch.append(item)
+    post(client, tenant.ingest_key, {"events": batch})
+
+
+def rows(tenant) -> dict[str, SessionJourney]:
+    with transaction.atomic(), org_context(tenant.org.pk):
+        return {r.session_id: r for r in SessionJourney.objects.filter(org_id=tenant.org.pk)}
+
+
+def test_sessions_are_matched_and_metrics_computed(client, acme, capsys):
+    make_journey(acme)
+    visit(client, acme, "converts", "/home", "/cart", "/pay")
+    visit(client, acme, "bounces", "/cart", "/home")
+    visit(client, acme, "never", "/home")
+    call_command("aggregate_sessions")
+    capsys.readouterr()
+    statuses = {sid: r.status for sid, r in rows(acme).items()}
+    assert statuses == {"converts": "converted", "bounces": "bounced"}
+    call_command("refresh_journeys", "--org", "acme", "--json")
+    assert json.loads(capsys.readouterr().out)["rows"] == 2
+    with transaction.atomic(), org_context(acme.org.pk):
+        metrics = Journey.objects.get(key="checkout").metrics
+    assert metrics["total_sessions"] == 2 and metrics["converted"] == 1
+    assert metrics["conversion_rate"] == 0.5
+    assert metrics["median_duration_ms"] == 60_000
+    assert [(s["id"], s["reached"], s["drop_off"]) for s in metrics["steps"]] == [
+        ("cart", 2, 0),
+        ("pay", 1, 1),
+    ]
+
+
+def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):
+    make_journey(acme)
+    visit(client, globex, "g", "/cart", "/pay")
+    call_command("aggregate_sessions")
+    call_command("refresh_journeys")
+    assert rows(acme) == {} and rows(globex) == {}
+
+
+@pytest.fixture
+def staff_client(client, db):
+    staff = get_user_model().objects.create_superuser("staff", "s@example.com", "pw")
+    client.force_login(staff)
+    return client
+
+
+def test_admin_shows_a_funnel_chart_and_rejects_bad_definitions(staff_client, client, acme):
+    journey = make_journey(acme)
+    visit(client, acme, "converts", "/cart", "/pay")
+    call_command("aggregate_sessions")
+    call_command("refresh_journeys")
+    staff_client.post("/admin/switch-org/", {"org_id": acme.org.pk})
+    page = staff_client.get(f"/admin/journeys/journey/{journey.pk}/change/").content.decode()
+    assert '<svg id="journey-funnel"' in page and "<rect" in page
+    bad = staff_client.post(
+        "/admin/journeys/journey/add/",
+        {
+            "project": acme.project.pk,
+            "key": "broken",
+            "name": "Broken",
+            "entry": "[]",
+            "steps": json.dumps([{"id": "a", "match": [{"field": "page.path", "op": "like"}]}]),
+            "exit": "[]",
+            "timeout_minutes": 30,
+            "is_active": "on",
+        },
+    )
+    assert bad.status_code == 200
+    assert "unknown op &#x27;like&#x27;" in bad.content.decode()
+    with transaction.atomic(), org_context(acme.org.pk):
+        assert not Journey.objects.filter(key="broken").exists()

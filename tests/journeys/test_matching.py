@@ -1,0 +1,211 @@
+"""Journey definitions and the pure matcher (analytics.md, Journeys) — no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from journeys.conditions import DefinitionError
+from journeys.definitions import parse_definition
+from journeys.matching import match_session
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=1)
+
+
+def page(path, minutes, **extra):
+    return {
+        "event.type": "page.view",
+        "page.path": path,
+        "event.timestamp": T0 + timedelta(minutes=minutes),
+        **extra,
+    }
+
+
+def step(step_id, path, optional=False):
+    return {
+        "id": step_id,
+        "name": step_id.title(),
+        "match": [{"field": "page.path", "op": "eq", "value": path}],
+        "optional": optional,
+    }
+
+
+def journey(steps, entry=None, exit=None, timeout=30):
+    return parse_definition(
+        key="checkout", entry=entry or [], steps=steps, exit=exit or [], timeout_minutes=timeout
+    )
+
+
+CHECKOUT = journey([step("cart", "/cart"), step("shipping", "/shipping"), step("payment", "/pay")])
+
+
+def run(definition, events, active=False, now=NOW):
+    return match_session(definition, events, session_active=active, now=now)
+
+
+def test_every_step_in_order_converts():
+    found = run(
+        CHECKOUT, [page("/home", 0), page("/cart", 1), page("/shipping", 2), page("/pay", 3)]
+    )
+    assert found.status == "converted"
+    assert found.entered_at == T0 + timedelta(minutes=1)
+    assert found.converted_at == T0 + timedelta(minutes=3)
+    assert (found.last_step_index, found.last_step_id, found.duration_ms) == (2, "payment", 120_000)
+
+
+def test_a_session_that_never_enters_has_no_row():
+    assert run(CHECKOUT, [page("/home", 0), page("/shipping", 1)]) is None
+
+
+def test_steps_out_of_order_do_not_count():
+    found = run(CHECKOUT, [page("/pay", 0), page("/cart", 1), page("/shipping", 2)])
+    assert found.status == "dropped" and found.last_step_id == "shipping"
+
+
+def test_ended_after_the_first_step_is_bounced():
+    assert run(CHECKOUT, [page("/cart", 0), page("/home", 1)]).status == "bounced"
+
+
+def test_ended_mid_journey_is_dropped():
+    assert run(CHECKOUT, [page("/cart", 0), page("/shipping", 1)]).status == "dropped"
+
+
+def test_an_active_session_mid_journey_is_pending():
+    events = [page("/cart", 0), page("/shipping", 1)]
+    assert run(CHECKOUT, events, active=True, now=T0 + timedelta(minutes=5)).status == "pending"
+
+
+def test_an_active_session_idle_in_the_journey_past_the_timeout_is_abandoned():
+    events = [page("/cart", 0)]
+    assert run(CHECKOUT, events, active=True, now=T0 + timedelta(minutes=31)).status == "abandoned"
+
+
+def test_a_step_reached_after_the_timeout_is_abandoned():
+    events = [page("/cart", 0), page("/shipping", 40), page("/pay", 41)]
+    assert run(CHECKOUT, events).status == "abandoned"
+
+
+def test_conversion_exactly_at_the_timeout_counts():
+    events = [page("/cart", 0), page("/shipping", 10), page("/pay", 30)]
+    assert run(CHECKOUT, events).status == "converted"
+
+
+def test_an_exit_condition_converts():
+    definition = journey(
+        [step("cart", "/cart"), step("pay", "/pay")],
+        exit=[{"field": "event.type", "op": "eq", "value": "journey.conversion"}],
+    )
+    events = [
+        page("/cart", 0),
+        {"event.type": "journey.conversion", "event.timestamp": T0 + timedelta(minutes=2)},
+    ]
+    found = run(definition, events)
+    assert found.status == "converted" and found.converted_at == T0 + timedelta(minutes=2)
+
+
+def test_entry_conditions_gate_the_journey():
+    definition = journey(
+        [step("cart", "/cart"), step("pay", "/pay")],
+        entry=[{"field": "page.path", "op": "prefix", "value": "/shop"}],
+    )
+    assert run(definition, [page("/cart", 0), page("/pay", 1)]) is None
+    found = run(definition, [page("/shop/item", 0), page("/cart", 1), page("/pay", 2)])
+    assert found.status == "converted" and found.entered_at == T0
+
+
+def test_tagged_events_match_their_step_directly():
+    events = [
+        {
+            "event.type": "journey.step",
+            "gen_ai.journey.id": "checkout",
+            "gen_ai.journey.step.id": "cart",
+            "event.timestamp": T0,
+        },
+        {
+            "event.type": "journey.step",
+            "gen_ai.journey.id": "checkout",
+            "gen_ai.journey.step.id": "shipping",
+            "event.timestamp": T0 + timedelta(minutes=1),
+        },
+        {
+            "event.type": "journey.step",
+            "gen_ai.journey.id": "other",
+            "gen_ai.journey.step.id": "payment",
+            "event.timestamp": T0 + timedelta(minutes=2),
+        },
+    ]
+    found = run(CHECKOUT, events)
+    assert found.status == "dropped" and found.last_step_id == "shipping"
+
+
+def test_optional_steps_may_be_skipped():
+    definition = journey(
+        [step("cart", "/cart"), step("upsell", "/upsell", optional=True), step("pay", "/pay")]
+    )
+    assert run(definition, [page("/cart", 0), page("/pay", 1)]).status == "converted"
+
+
+def test_an_optional_step_never_costs_a_required_one():
+    definition = journey(
+        [step("cart", "/cart"), step("upsell", "/x", optional=True), step("pay", "/pay")]
+    )
+    # /x appears only after /pay: taking it would leave /pay unreachable.
+    assert run(definition, [page("/cart", 0), page("/pay", 1), page("/x", 2)]).status == "converted"
+
+
+def test_one_event_fills_at_most_one_step():
+    definition = journey([step("a", "/same"), step("b", "/same")])
+    assert run(definition, [page("/same", 0)]).status == "bounced"
+    assert run(definition, [page("/same", 0), page("/same", 1)]).status == "converted"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"steps": []}, "steps: must be a non-empty list"),
+        ({"steps": [step("a", "/a"), step("a", "/b")]}, "duplicate step id"),
+        (
+            {"steps": [{"id": "a", "match": [{"field": "page.path", "op": "like", "value": "/"}]}]},
+            "unknown op 'like'",
+        ),
+        (
+            {
+                "steps": [
+                    {"id": "a", "match": [{"field": "page.path", "op": "regex", "value": "("}]}
+                ]
+            },
+            "bad regex",
+        ),
+        ({"steps": [{"id": "a", "match": []}]}, "non-empty list of conditions"),
+        (
+            {"steps": [{"id": "a", "match": [{"field": "", "op": "eq", "value": "x"}]}]},
+            "must be an event key",
+        ),
+        (
+            {
+                "steps": [
+                    {
+                        "id": "a",
+                        "match": [{"field": "api.status_code", "op": "prefix", "value": "5"}],
+                    }
+                ]
+            },
+            "applies to text fields",
+        ),
+        (
+            {"steps": [{"id": "a", "match": [{"field": "page.path", "op": "gt", "value": 3}]}]},
+            "applies to number fields",
+        ),
+        ({"steps": [{"id": "a", "match": [{"any": []}]}]}, "non-empty list"),
+        ({"steps": [step("a", "/a")], "timeout_minutes": 0}, "timeout_minutes"),
+        ({"steps": [step("a", "/a")], "key": "Bad Key"}, "key:"),
+        ({"steps": [step("a", "/a", optional=True)]}, "at least one step must be required"),
+    ],
+)
+def test_definitions_are_validated_with_precise_errors(kwargs, fragment):
+    arguments = {"key": "checkout", "entry": [], "exit": [], "timeout_minutes": 30, **kwargs}
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(**arguments)
+    assert any(fragment in error for error in caught.value.errors), caught.value.errors
