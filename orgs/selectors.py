@@ -64,6 +64,30 @@ def all_orgs() -> Iterator[Organization]:
             yield org
 
 
+def projects_selected(
+    *, org_slug: str | None, public_id: str | None
+) -> Iterator[tuple[Organization, Project]]:
+    """Yield the (org, project) pairs a command's --org / --project select, in org context.
+
+    Commands only (it walks every org). Raises LookupError, after the walk, when a named org
+    or project matched nothing.
+    """
+    found_org = found_project = False
+    for org in all_orgs():
+        if org_slug and org.slug != org_slug:
+            continue
+        found_org = True
+        for project in project_list(org_id=org.pk):
+            if public_id and project.public_id != public_id:
+                continue
+            found_project = True
+            yield org, project
+    if org_slug and not found_org:
+        raise LookupError(f"no organization with slug {org_slug!r}")
+    if public_id and not found_project:
+        raise LookupError(f"no project {public_id!r} in the selected org(s)")
+
+
 def project_find_in_all_orgs(*, public_id: str) -> Project | None:
     """Find a project by public id in whichever org holds it (commands only)."""
     for org in all_orgs():

@@ -10,7 +10,7 @@ from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from ingestion.selectors import sessions_with_events
-from orgs.selectors import all_orgs, project_list
+from orgs.selectors import projects_selected
 from productgraph.management.base import OpsCommand
 from sessions.services import sessions_fold
 
@@ -32,15 +32,10 @@ class Command(OpsCommand):
             if since is None or since.tzinfo is None:
                 raise CommandError("--since must be an ISO 8601 time with an offset")
         totals: dict[str, int] = {}
-        found_org = found_project = False
-        for org in all_orgs():
-            if options["org"] and org.slug != options["org"]:
-                continue
-            found_org = True
-            for project in project_list(org_id=org.pk):
-                if options["project"] and project.public_id != options["project"]:
-                    continue
-                found_project = True
+        try:
+            for org, project in projects_selected(
+                org_slug=options["org"], public_id=options["project"]
+            ):
                 ids = sessions_with_events(org_id=org.pk, project_id=project.pk, since=since)
                 written = 0
                 with tqdm(
@@ -54,10 +49,8 @@ class Command(OpsCommand):
                             )
                         bar.update(len(chunk))
                 totals[project.public_id] = written
-        if options["org"] and not found_org:
-            raise CommandError(f"no organization with slug {options['org']!r}")
-        if options["project"] and not found_project:
-            raise CommandError(f"no project {options['project']!r} in the selected org(s)")
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
         self.emit(
             "\n".join(f"{project}: {count} session(s) rebuilt" for project, count in totals.items())
             or "no projects",
