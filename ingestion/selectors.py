@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import F
 
-from ingestion.catalog import FIELDS
+from ingestion.catalog import BY_KEY, FIELDS
 from ingestion.models import Event
 from sessions.sessionization import EventFacts
 
@@ -72,7 +72,6 @@ def session_event_rows(
 
 
 _WIRE = [(field.key, field.column, field.kind in ("json", "object")) for field in FIELDS]
-_WIRE_COLUMNS = ", ".join(column for _, column, _ in _WIRE)
 
 
 def _json(value: Any) -> Any:
@@ -80,11 +79,13 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def event_as_wire_dict(row: tuple, *, attributes: Any) -> dict[str, Any]:
-    """Turn a row of `_WIRE_COLUMNS` (+ attributes) into `{wire key: value}` for matching."""
+def event_as_wire_dict(
+    row: tuple, *, attributes: Any, wire: list[tuple[str, str, bool]] = _WIRE
+) -> dict[str, Any]:
+    """Turn a row of `wire` columns (+ attributes) into `{wire key: value}` for matching."""
     event = {
         key: (_json(value) if is_json else value)
-        for (key, _, is_json), value in zip(_WIRE, row, strict=True)
+        for (key, _, is_json), value in zip(wire, row, strict=True)
         if value is not None
     }
     if attributes is not None:
@@ -93,19 +94,33 @@ def event_as_wire_dict(row: tuple, *, attributes: Any) -> dict[str, Any]:
 
 
 def session_event_dicts(
-    *, org_id: int, project_id: int, session_ids: Sequence[str]
+    *,
+    org_id: int,
+    project_id: int,
+    session_ids: Sequence[str],
+    fields: set[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Each session's events as wire dicts, in session order; `_id` holds the row id."""
+    """Each session's events as wire dicts, in session order; `_id` holds the row id.
+
+    With `fields`, only those keys (plus session id and timestamp) are loaded: matching a
+    journey reads a handful of columns, not all 45.
+    """
+    wire = _WIRE
+    if fields is not None:
+        keep = fields | {"session.id", "event.timestamp"}
+        wire = [item for item in _WIRE if item[0] in keep]
+    with_attributes = fields is None or any(key not in BY_KEY for key in fields)
+    columns = ", ".join(column for _, column, _ in wire)
     query = (
-        f"SELECT id, attributes, {_WIRE_COLUMNS} FROM ingestion_event"  # noqa: S608
-        " WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)"
+        f"SELECT id, {'attributes' if with_attributes else 'NULL'}, {columns}"  # noqa: S608
+        " FROM ingestion_event WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)"
         " ORDER BY session_id, timestamp, sequence ASC NULLS LAST, id"
     )
     sessions: dict[str, list[dict[str, Any]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(query, [org_id, project_id, list(session_ids)])
         for row_id, attributes, *row in cursor.fetchall():
-            event = event_as_wire_dict(tuple(row), attributes=attributes)
+            event = event_as_wire_dict(tuple(row), attributes=attributes, wire=wire)
             event["_id"] = row_id
             sessions.setdefault(event["session.id"], []).append(event)
     return sessions

@@ -132,6 +132,15 @@ def check(conditions: Any, path: str) -> None:
         raise DefinitionError(errors)
 
 
+def fields_used(conditions: Any) -> set[str]:
+    """Every event key a condition tree reads (to load only those columns)."""
+    if isinstance(conditions, list):
+        return set().union(*(fields_used(item) for item in conditions)) if conditions else set()
+    if "any" in conditions:
+        return fields_used(conditions["any"])
+    return {conditions["field"]}
+
+
 # --- evaluation in Python -----------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ingestion.selectors import session_event_dicts
+from journeys.conditions import fields_used
 from journeys.definitions import JourneyDefinition, parse_definition
 from journeys.matching import match_session
 from journeys.models import Journey, SessionJourney
@@ -75,15 +76,22 @@ def journeys_match_sessions(
     if not journeys or not session_ids:
         return 0
     now = now or timezone.now()
-    events = session_event_dicts(org_id=org_id, project_id=project_id, session_ids=session_ids)
+    definitions = [(journey, definition_of(journey)) for journey in journeys]
+    fields = {"gen_ai.journey.id", "gen_ai.journey.step.id"}
+    for _, definition in definitions:
+        fields |= fields_used(definition.entry) | fields_used(definition.exit)
+        for step in definition.steps:
+            fields |= fields_used(step.match)
+    events = session_event_dicts(
+        org_id=org_id, project_id=project_id, session_ids=session_ids, fields=fields
+    )
     active = dict(
         Session.objects.filter(
             org_id=org_id, project_id=project_id, session_id__in=list(session_ids)
         ).values_list("session_id", "is_active")
     )
     rows, stale = [], []
-    for journey in journeys:
-        definition = definition_of(journey)
+    for journey, definition in definitions:
         for session_id in session_ids:
             session_events = events.get(session_id)
             found = (
