@@ -177,19 +177,24 @@ CELERY_BROKER_URL = broker_url(REDIS_URL)
 # Every Redis key ProductGraph writes starts with this (productgraph.keyspace).
 REDIS_KEY_PREFIX = "pg:"
 
-# One beat process schedules upkeep; each entry fans out one task per organization.
+# One beat process schedules upkeep; per-org work is fanned out, one task per organization.
 CELERY_BEAT_SCHEDULE = {
     "sessions-sweep": {
-        "task": "sessions.fan_out",
+        "task": "orgs.fan_out",
         "schedule": 60.0,
         "args": ["sessions.sweep_org"],
     },
     "sessions-close-idle": {
-        "task": "sessions.fan_out",
+        "task": "orgs.fan_out",
         "schedule": 60.0,
         "args": ["sessions.close_idle_org"],
     },
-    # Next months' event partitions exist before their first event (and at start-up).
+    "journeys-refresh": {
+        "task": "orgs.fan_out",
+        "schedule": 300.0,
+        "args": ["journeys.refresh_org"],
+    },
+    # Next months' event partitions exist well before their first event.
     "ingestion-ensure-partitions": {"task": "ingestion.ensure_partitions", "schedule": 6 * 3600.0},
 }
 
