@@ -1,7 +1,7 @@
 """Create the monthly partitions of the events table ahead of time (storage upkeep).
 
 The write path already creates a month's partition on demand, but that takes a lock on the
-whole events table in the middle of ingestion; running this daily (`ensure_partitions`, the
+whole events table in the middle of ingestion; running this every 6 hours (`ensure_partitions`, the
 beat task `ensure_partitions_task`) keeps the months around now ready beforehand.
 
 Partitions are created by `productgraph_ensure_event_partition(date)`, a SECURITY DEFINER

@@ -14,7 +14,8 @@ next purge removes it again). Keys older than the cutoff whose event is already 
 Whole partitions are not dropped here: that needs the owner role, and a partition holds
 every org's events of one month. Once every org's retention has passed for a month, an
 operator may, as the owner (`DATABASE_OWNER_URL`), run
-`ALTER TABLE ingestion_event DETACH PARTITION ingestion_event_YYYYMM CONCURRENTLY` and
+`ALTER TABLE ingestion_event DETACH PARTITION ingestion_event_YYYYMM` (not CONCURRENTLY:
+PostgreSQL refuses that while a default partition exists) and
 `DROP TABLE ingestion_event_YYYYMM` — far cheaper than deleting its rows — and then run
 `purge_events`, which removes the keys those events leave behind.
 """
@@ -28,6 +29,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from productgraph.tenancy.context import org_context
+from sessions.services import sessions_prune_orphans
 
 BATCH_SIZE = 5000
 MAX_RETENTION_DAYS = 36500
@@ -111,4 +113,7 @@ def events_purge(*, org_id: int, cutoff: datetime, batch_size: int = BATCH_SIZE)
         keys += deleted_keys
         if deleted_keys < batch_size:
             break
+    if events:  # sessions (and their journey rows) built only from purged events go too
+        with transaction.atomic(), org_context(org_id):
+            sessions_prune_orphans(org_id=org_id)
     return PurgeResult(org_id=org_id, cutoff=cutoff, events=events, keys=keys)

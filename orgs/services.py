@@ -30,7 +30,7 @@ def organization_create(
     """Create an organization, or return the existing one with that slug (created=False)."""
     if slug != slugify(slug) or not slug or len(slug) > 100:
         raise OrgsError(
-            f"invalid slug {slug!r}: use at most 100 lowercase letters, digits and hyphens"
+            f"invalid slug {slug!r}: at most 100 lowercase letters, digits, hyphens, underscores"
         )
     if not name or len(name) > 200:
         raise OrgsError("an organization name must have 1 to 200 characters")

@@ -35,7 +35,8 @@ class Session(TenantModel):
     os = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     device_type = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
     aggregated_at = models.DateTimeField(
-        help_text="When the row was last recomputed; the sweep refolds sessions with newer events."
+        help_text="The latest received_at among the events folded in; the sweep refolds a "
+        "session whose events were received after it."
     )
 
     class Meta:

@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from ingestion.models import Event
 from ingestion.selectors import session_events
+from journeys.models import SessionJourney
 from journeys.services import journeys_match_sessions
 from orgs.models import Project
 from productgraph.keyspace import redis_key
@@ -142,6 +144,32 @@ def sessions_fold(
                 org_id=org_id, project_id=project_id, session_id__in=gone
             ).delete()
     return len(rows)
+
+
+def sessions_prune_orphans(*, org_id: int) -> int:
+    """Delete the org's sessions (and journey rows) none of whose events remain (retention)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            DELETE FROM {Session._meta.db_table} s
+            WHERE s.org_id = %s AND NOT EXISTS (
+                SELECT 1 FROM {Event._meta.db_table} e
+                WHERE e.org_id = s.org_id AND e.project_id = s.project_id
+                  AND e.session_id = s.session_id)
+            """,  # noqa: S608 - table names from model metadata
+            [org_id],
+        )
+        deleted = cursor.rowcount
+        cursor.execute(
+            f"""
+            DELETE FROM {SessionJourney._meta.db_table} j
+            WHERE j.org_id = %s AND NOT EXISTS (
+                SELECT 1 FROM {Session._meta.db_table} s
+                WHERE s.project_id = j.project_id AND s.session_id = j.session_id)
+            """,  # noqa: S608 - table names from model metadata
+            [org_id],
+        )
+    return deleted
 
 
 def sessions_close_idle(*, org_id: int, now: datetime | None = None) -> int:

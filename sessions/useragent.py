@@ -36,8 +36,8 @@ def parse_user_agent(user_agent: str | None) -> ParsedAgent:
         device_type = "tablet"
     elif os_family in _MOBILE_OS:
         device_type = "mobile"
-    elif browser is None or browser == "Other":
-        device_type = None
+    elif browser is None or browser == "Other" or os_family in (None, "Other"):
+        device_type = None  # curl, SDKs, scripts: no device to speak of
     else:
         device_type = "desktop"
     return ParsedAgent(

@@ -106,3 +106,25 @@ def test_retention_cutoff_is_days_before_now():
     assert retention_cutoff(now=now, days=90) == now - timedelta(days=90)
     with pytest.raises(ValueError):
         retention_cutoff(now=now, days=-1)
+
+
+def test_purge_removes_sessions_left_without_events(acme, globex):
+    from sessions.models import Session
+    from sessions.services import sessions_fold
+
+    old = event(event_id="old", event__timestamp=days_ago(200))
+    old["session.id"] = "old-session"
+    ingest(acme, old, event(event_id="new", event__timestamp=days_ago(1)))
+    ingest(globex, dict(old))
+    for tenant in (acme, globex):
+        with transaction.atomic(), org_context(tenant.org.pk):
+            sessions_fold(
+                org_id=tenant.org.pk,
+                project_id=tenant.project.pk,
+                session_ids=["old-session", "sess_001"],
+            )
+    events_purge(org_id=acme.org.pk, cutoff=timezone.now() - timedelta(days=90))
+    with transaction.atomic(), org_context(acme.org.pk):
+        assert set(Session.objects.values_list("session_id", flat=True)) == {"sess_001"}
+    with transaction.atomic(), org_context(globex.org.pk):
+        assert set(Session.objects.values_list("session_id", flat=True)) == {"old-session"}

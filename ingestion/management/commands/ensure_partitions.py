@@ -11,7 +11,7 @@ from productgraph.management.base import OpsCommand
 class Command(OpsCommand):
     help = (
         "Create the monthly partitions of the events table around now (UTC), each with its "
-        "RLS policy. Idempotent; run daily (beat: ingestion.tasks.ensure_partitions_task)."
+        "RLS policy. Idempotent; beat runs it every 6 hours (ingestion.ensure_partitions)."
     )
 
     def add_arguments(self, parser):

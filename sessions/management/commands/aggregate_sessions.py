@@ -39,7 +39,10 @@ class Command(OpsCommand):
                 ids = sessions_with_events(org_id=org.pk, project_id=project.pk, since=since)
                 written = 0
                 with tqdm(
-                    total=len(ids), desc=project.public_id, unit="session", disable=self.as_json
+                    total=len(ids),
+                    desc=project.public_id,
+                    unit="session",
+                    disable=True if self.as_json else None,
                 ) as bar:
                     for start in range(0, len(ids), CHUNK):
                         chunk = ids[start : start + CHUNK]
