@@ -4,14 +4,22 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from orgs.graphql_auth import graphql_principal
 from productgraph import health
 from productgraph.api import handlers
+from productgraph.graphql.view import GraphQLView
+from productgraph.schema import schema
 
 urlpatterns = [
     path("health", health.HealthView.as_view(), name="health"),
     path("ready", health.ReadyView.as_view(), name="ready"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "graphql",
+        GraphQLView.as_view(schema=schema, authenticate=graphql_principal),
+        name="graphql",
+    ),
     path("", include("ingestion.urls")),
     path("", include("orgs.urls")),
     path("admin/", admin.site.urls),

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "graphene_django",
     "productgraph",
     "orgs",
     "ingestion",
@@ -161,6 +162,16 @@ SPECTACULAR_SETTINGS = {
             "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-PG-API-Key"},
         }
     },
+}
+
+# --- GraphQL (graphene-django) ----------------------------------------------------------------
+# /graphql is routed in productgraph/urls.py with its own view (productgraph.graphql.view).
+GRAPHENE = {
+    "SCHEMA": "productgraph.schema.schema",
+    # `manage.py graphql_schema` rewrites the committed SDL; a test fails when it drifts.
+    "SCHEMA_OUTPUT": "productgraph/schema.graphql",
+    "MIDDLEWARE": [],  # never graphene's debug middleware, even with DEBUG on
+    "ATOMIC_MUTATIONS": False,  # the tenancy middleware's request transaction is enough
 }
 
 # CORS on /v1/events only (api.md); ingestion.cors applies each project's origin list.

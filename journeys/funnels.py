@@ -1,0 +1,708 @@
+"""Ad hoc funnels (analytics.md, "Funnels"): a typed query, its validation, its SQL, its run.
+
+`FunnelQuery.validate()` raises `DefinitionError` listing every problem; `to_sql()` is pure
+(`(sql, params)`, every value a parameter); `run()` executes it in the caller's transaction
+and org context, under a statement timeout, and returns a `FunnelResult`.
+
+Semantics, word for word from analytics.md: a **chain** is distinct events e1..ek of one unit
+where ei matches step i, timestamps non-decreasing (equal allowed), tk - t1 <= window and
+t1 in [date_from, date_to). An exclusion {match, from_step, to_step} breaks a chain when an
+event matching it lies strictly between the chain's from_step and to_step timestamps (a
+chain shorter than to_step is not affected). A unit counts at step k if it has a valid chain
+of length k. The **counted chain** is, among the valid chains of maximal length, the
+smallest by (t1, t2, ...), then by (event_id1, event_id2, ...) (event ids compared by code
+point); it gives the breakdown value (from e1; absent -> the null bucket) and the times
+between steps. Decisions the spec leaves open: the user unit is a non-empty `user.id`, else a
+non-empty `user.anonymous_id` (an event with neither is ignored), as sessions treat an empty
+`user.id`; a step or an exclusion needs at least one condition.
+
+How the SQL computes it. The candidates are the project's events in [date_from, date_to +
+window) matching a step or an exclusion (nothing outside can be in a chain or between two of
+its events), each with a bit mask of the steps it matches (step 1 only inside the date
+range) and one of the exclusions. Per unit they are aggregated into arrays ordered by
+(timestamp, event_id). A unit with no event matching step 2 reaches step 1 only, with its
+first step-1 event: plain aggregates, no function call. Any other unit goes through
+`productgraph_funnel_chain`, a PL/pgSQL function (created in `pg_temp` by `run()`):
+
+- Group events by timestamp. Think of a chain as a non-decreasing choice of groups
+  g1 <= ... <= gk, the steps sharing a group needing distinct events of it (a bipartite
+  matching: `productgraph_funnel_match`). Every other rule is a monotone lower bound of an
+  earlier step's group by a later one's: the window (t1 >= tk - window), each exclusion
+  (t_from >= the last exclusion event before t_to). So the valid chains of length k are
+  closed under the pointwise minimum, and their least element, the pointwise-earliest
+  chain, is exactly the lexicographically earliest one.
+- It is computed as the least fixed point of those bounds: start every step at the first
+  group, push each step to the first group at or after its predecessor's that can hold it,
+  raise step 1 to the window and from_steps past exclusion events, repeat until nothing
+  moves (or a step runs off the end: no chain of length k). Length k + 1 starts from length
+  k's answer, which is a lower bound of it; the last k that succeeds is the unit's maximal
+  length, its groups the counted chain's timestamps, and e1 the smallest event id of the
+  first group that leaves a matching for the other steps of that group.
+
+The tests compare all of this with a brute-force enumeration of chains on generated data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import psycopg.errors
+from django.db import DatabaseError, connection, transaction
+
+from ingestion.catalog import BY_KEY
+from journeys.conditions import MAX_FIELD_LENGTH, DefinitionError, to_sql, validate_conditions
+
+Unit = Literal["session", "user"]
+UNITS: tuple[str, ...] = ("session", "user")
+MIN_STEPS = 2
+MAX_STEPS = 20
+MAX_EXCLUSIONS = 10
+DEFAULT_WINDOWS: dict[str, timedelta] = {
+    "session": timedelta(minutes=30),
+    "user": timedelta(days=14),
+}
+DEFAULT_TIMEOUT = timedelta(seconds=30)
+# Sorting ~500,000 candidate rows (10 million events, bench/funnel.py) spilled to disk with
+# the default 4 MB; the setting is transaction-local and restored after the query.
+WORK_MEM = "64MB"
+_MICROSECOND = timedelta(microseconds=1)
+_EXCLUSION_KEYS = frozenset({"match", "from_step", "to_step"})
+
+CHAIN_FUNCTION = "pg_temp.productgraph_funnel_chain"
+_CHAIN_SIGNATURE = (
+    f"{CHAIN_FUNCTION}(bigint[], integer[], integer[], integer, bigint, integer[], integer[])"
+)
+
+# Temporary functions: no migration, one definition per connection, and nothing for another
+# role to replace (pg_temp is private to the session). PARALLEL RESTRICTED: the scan below
+# them may still run in parallel workers; they run in the leader.
+CHAIN_FUNCTIONS_SQL = """
+CREATE OR REPLACE FUNCTION pg_temp.productgraph_funnel_match(
+    masks integer[], first_event integer, last_event integer, skip integer,
+    first_step integer, last_step integer
+) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $fn$
+-- Can steps first_step..last_step each take a distinct event among first_event..last_event
+-- (never `skip`) whose mask has the step's bit? Augmenting paths, breadth first.
+DECLARE
+    size integer := last_event - first_event + 1;
+    holder integer[] := array_fill(NULL::integer, ARRAY[size]);  -- step holding each event
+    taken integer[] := array_fill(NULL::integer, ARRAY[last_step]);  -- event of each step
+    came integer[];  -- the step that reached each event in the current search
+    queue integer[];
+    head integer;
+    root integer;
+    q integer;
+    v integer;
+    w integer;
+    free_event integer;
+BEGIN
+    FOR root IN first_step..last_step LOOP
+        came := array_fill(NULL::integer, ARRAY[size]);
+        queue := ARRAY[root];
+        head := 1;
+        free_event := NULL;
+        WHILE free_event IS NULL AND head <= cardinality(queue) LOOP
+            q := queue[head];
+            head := head + 1;
+            FOR v IN first_event..last_event LOOP
+                CONTINUE WHEN v = skip OR masks[v] & (1 << (q - 1)) = 0
+                    OR came[v - first_event + 1] IS NOT NULL;
+                came[v - first_event + 1] := q;
+                IF holder[v - first_event + 1] IS NULL THEN
+                    free_event := v;
+                    EXIT;
+                END IF;
+                queue := queue || holder[v - first_event + 1];
+            END LOOP;
+        END LOOP;
+        IF free_event IS NULL THEN
+            RETURN false;
+        END IF;
+        v := free_event;
+        LOOP  -- flip the path: each step on it takes the event that reached it
+            q := came[v - first_event + 1];
+            w := taken[q];
+            holder[v - first_event + 1] := q;
+            taken[q] := v;
+            EXIT WHEN q = root;
+            v := w;
+        END LOOP;
+    END LOOP;
+    RETURN true;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION pg_temp.productgraph_funnel_chain(
+    ts bigint[], masks integer[], xmasks integer[], n_steps integer, win bigint,
+    x_from integer[], x_to integer[],
+    OUT reached integer, OUT first_ordinal integer, OUT times bigint[]
+)
+LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $fn$
+-- One unit's events, ordered by (timestamp, event_id): `ts` in microseconds, `masks` (bit
+-- j - 1: matches step j; step 1 only inside the date range), `xmasks` (bit e - 1: matches
+-- exclusion e, from step x_from[e] to step x_to[e]). Returns the maximal chain length, the
+-- counted chain's timestamps and the ordinal of its e1 among the step-1 events.
+DECLARE
+    n integer := cardinality(ts);
+    n_x integer := coalesce(cardinality(x_from), 0);
+    lo integer[] := '{}';  -- lo[j]: first event of the earliest group step j can be in
+    best integer[];
+    k integer;
+    j integer;
+    g integer;
+    i integer;
+    r integer;
+    e integer;
+    a integer;
+    bit integer;
+    last_event integer;
+    dirty integer;
+    ok boolean;
+    moved boolean;
+    bound bigint;
+BEGIN
+    reached := 0;
+    FOR k IN 1..n_steps LOOP
+        lo[k] := CASE WHEN k = 1 THEN 1 ELSE lo[k - 1] END;
+        ok := true;
+        dirty := k;  -- steps before `dirty` are where the last pass left them
+        LOOP
+            -- Forward: each step into the first group at or after its predecessor's that
+            -- has an event for it (distinct events when steps share the group).
+            FOR j IN dirty..k LOOP
+                g := CASE WHEN j > 1 AND lo[j - 1] > lo[j] THEN lo[j - 1] ELSE lo[j] END;
+                bit := 1 << (j - 1);
+                LOOP
+                    i := g;
+                    WHILE i <= n AND masks[i] & bit = 0 LOOP
+                        i := i + 1;
+                    END LOOP;
+                    IF i > n THEN
+                        ok := false;
+                        EXIT;
+                    END IF;
+                    IF ts[i] <> ts[g] THEN
+                        g := i;
+                        WHILE ts[g - 1] = ts[i] LOOP
+                            g := g - 1;
+                        END LOOP;
+                    END IF;
+                    EXIT WHEN j = 1 OR g <> lo[j - 1];
+                    r := j - 1;
+                    WHILE r > 1 AND lo[r - 1] = g LOOP
+                        r := r - 1;
+                    END LOOP;
+                    last_event := g;
+                    WHILE last_event < n AND ts[last_event + 1] = ts[g] LOOP
+                        last_event := last_event + 1;
+                    END LOOP;
+                    EXIT WHEN pg_temp.productgraph_funnel_match(masks, g, last_event, 0, r, j);
+                    g := last_event + 1;
+                    IF g > n THEN
+                        ok := false;
+                        EXIT;
+                    END IF;
+                END LOOP;
+                EXIT WHEN NOT ok;
+                lo[j] := g;
+            END LOOP;
+            EXIT WHEN NOT ok;
+            moved := false;
+            -- Backward: the window raises step 1 ...
+            bound := ts[lo[k]] - win;
+            IF ts[lo[1]] < bound THEN
+                i := lo[1];
+                WHILE ts[i] < bound LOOP
+                    i := i + 1;
+                END LOOP;
+                lo[1] := i;
+                moved := true;
+                dirty := 1;
+            END IF;
+            -- ... and an exclusion event strictly between from_step and to_step raises
+            -- from_step to it.
+            FOR e IN 1..n_x LOOP
+                CONTINUE WHEN x_to[e] > k;
+                a := x_from[e];
+                bit := 1 << (e - 1);
+                i := lo[x_to[e]] - 1;
+                WHILE i >= 1 AND ts[i] > ts[lo[a]] AND xmasks[i] & bit = 0 LOOP
+                    i := i - 1;
+                END LOOP;
+                IF i >= 1 AND ts[i] > ts[lo[a]] THEN
+                    WHILE ts[i - 1] = ts[i] LOOP
+                        i := i - 1;
+                    END LOOP;
+                    lo[a] := i;
+                    moved := true;
+                    dirty := least(dirty, a);
+                END IF;
+            END LOOP;
+            EXIT WHEN NOT moved;
+        END LOOP;
+        EXIT WHEN NOT ok;
+        reached := k;
+        best := lo;
+    END LOOP;
+    IF reached = 0 THEN
+        RETURN;
+    END IF;
+    times := '{}';
+    FOR j IN 1..reached LOOP
+        times[j] := ts[best[j]];
+    END LOOP;
+    -- e1: the smallest event id of the first group leaving a matching for the group's
+    -- other steps (events of a group are in event_id order).
+    g := best[1];
+    j := 1;
+    WHILE j < reached AND best[j + 1] = g LOOP
+        j := j + 1;
+    END LOOP;
+    last_event := g;
+    WHILE last_event < n AND ts[last_event + 1] = ts[g] LOOP
+        last_event := last_event + 1;
+    END LOOP;
+    first_ordinal := 0;
+    FOR i IN 1..last_event LOOP
+        CONTINUE WHEN masks[i] & 1 = 0;
+        first_ordinal := first_ordinal + 1;
+        IF i >= g AND (j = 1 OR pg_temp.productgraph_funnel_match(masks, g, last_event, i, 2, j))
+        THEN
+            RETURN;
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'productgraph_funnel_chain: no first event for a reached step 1';
+END
+$fn$;
+"""
+
+
+class FunnelTimeout(DefinitionError):
+    """The funnel ran longer than its statement timeout (narrow the range or the steps)."""
+
+
+@dataclass(frozen=True)
+class FunnelExclusion:
+    """Units hitting an event matching `match` strictly between two steps stop at from_step.
+
+    Steps are numbered from 1, as users see them.
+    """
+
+    match: Any
+    from_step: int
+    to_step: int
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """One step of one bucket; percentages are 0-100 (None where the base is zero)."""
+
+    step: int
+    count: int
+    conversion_from_first: float | None
+    conversion_from_previous: float | None
+    drop_off: int | None
+    median_time_from_previous: timedelta | None
+
+
+@dataclass(frozen=True)
+class FunnelBucket:
+    """The steps of one breakdown value (or of every unit, for the overall bucket)."""
+
+    value: Any
+    steps: list[FunnelStep]
+
+    def __str__(self) -> str:
+        """Render as analytics.md does: `1: 10,000 (100 %) → 2: 7,500 (75 %) → ...`."""
+        parts = []
+        for step in self.steps:
+            share = step.conversion_from_first
+            parts.append(
+                f"{step.step}: {step.count:,}"
+                + (f" ({round(share, 1):g} %)" if share is not None else "")
+            )
+        return " → ".join(parts)
+
+
+@dataclass(frozen=True)
+class FunnelResult:
+    """Every unit's numbers (`overall`) and, with a breakdown, one bucket per value.
+
+    `buckets` holds the single overall bucket when there is no breakdown; otherwise the
+    values in descending order of step-1 count (then ascending value, null last).
+    """
+
+    overall: FunnelBucket
+    buckets: list[FunnelBucket]
+    breakdown: str | None = None
+
+
+def _exclusion(raw: Any) -> FunnelExclusion | None:
+    if isinstance(raw, FunnelExclusion):
+        return raw
+    if isinstance(raw, Mapping) and set(raw) == _EXCLUSION_KEYS:
+        return FunnelExclusion(
+            match=raw["match"], from_step=raw["from_step"], to_step=raw["to_step"]
+        )
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _event_types(conditions: Any) -> set[str] | None:
+    """The event types a validated condition tree can match, or None when not restricted."""
+    if isinstance(conditions, list):
+        restricted = [found for item in conditions if (found := _event_types(item)) is not None]
+        return set.intersection(*restricted) if restricted else None
+    if "any" in conditions:
+        branches = [_event_types(item) for item in conditions["any"]]
+        if any(branch is None for branch in branches):
+            return None
+        return set().union(*branches)  # type: ignore[arg-type]
+    if conditions["field"] == "event.type" and conditions["op"] in ("eq", "in"):
+        values = conditions["value"] if conditions["op"] == "in" else [conditions["value"]]
+        return {value for value in values if isinstance(value, str)}
+    return None
+
+
+def _microseconds(delta: timedelta) -> int:
+    return delta // _MICROSECOND
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return 100.0 * part / whole if whole else None
+
+
+def _bucket(value: Any, counts: Sequence[int], medians: Sequence[float | None]) -> FunnelBucket:
+    steps = []
+    for index, count in enumerate(counts):
+        previous = counts[index - 1] if index else None
+        median = medians[index - 1] if index else None
+        steps.append(
+            FunnelStep(
+                step=index + 1,
+                count=count,
+                conversion_from_first=_percent(count, counts[0]),
+                conversion_from_previous=None if previous is None else _percent(count, previous),
+                drop_off=None if previous is None else previous - count,
+                median_time_from_previous=None
+                if median is None
+                else timedelta(microseconds=round(median)),
+            )
+        )
+    return FunnelBucket(value=value, steps=steps)
+
+
+def _value_order(bucket: FunnelBucket) -> tuple[int, bool, str]:
+    value = bucket.value
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return (-bucket.steps[0].count, value is None, text)
+
+
+@dataclass(frozen=True)
+class FunnelQuery:
+    """An ad hoc funnel over one project's events (see the module docstring)."""
+
+    project_id: int
+    steps: Sequence[Any]
+    date_from: datetime
+    date_to: datetime
+    window: timedelta | None = None
+    unit: str = "session"
+    breakdown: str | None = None
+    exclusions: Sequence[FunnelExclusion | Mapping[str, Any]] = field(default_factory=tuple)
+
+    @property
+    def conversion_window(self) -> timedelta:
+        """The window, or the unit's default (30 minutes per session, 14 days per user)."""
+        if self.window is not None:
+            return self.window
+        return DEFAULT_WINDOWS.get(self.unit, DEFAULT_WINDOWS["session"])
+
+    def validate(self) -> None:
+        """Raise DefinitionError listing every problem of the query."""
+        errors: list[str] = []
+        if not _is_int(self.project_id) or self.project_id <= 0:
+            errors.append("project_id: must be a positive integer")
+        if not isinstance(self.steps, Sequence) or isinstance(self.steps, str):
+            errors.append("steps: must be a list of condition lists")
+            steps: Sequence[Any] = ()
+        else:
+            steps = self.steps
+            if not MIN_STEPS <= len(steps) <= MAX_STEPS:
+                errors.append(
+                    f"steps: a funnel has {MIN_STEPS} to {MAX_STEPS} steps, not {len(steps)}"
+                )
+        for index, step in enumerate(steps):
+            errors += self._condition_errors(step, f"steps[{index}]")
+        for name in ("date_from", "date_to"):
+            moment = getattr(self, name)
+            if not isinstance(moment, datetime) or moment.utcoffset() is None:
+                errors.append(f"{name}: must be a timezone-aware datetime")
+        dates_ok = not any(error.startswith("date_") for error in errors)
+        if dates_ok and self.date_from >= self.date_to:
+            errors.append("date_to: must be after date_from")
+        if self.unit not in UNITS:
+            errors.append(f"unit: unknown unit {self.unit!r}; use one of {', '.join(UNITS)}")
+        if self.window is not None and (
+            not isinstance(self.window, timedelta) or self.window <= timedelta(0)
+        ):
+            errors.append("window: must be a positive duration")
+        errors += self._breakdown_errors()
+        errors += self._exclusion_errors(len(steps))
+        if errors:
+            raise DefinitionError(errors)
+
+    @staticmethod
+    def _condition_errors(conditions: Any, path: str) -> list[str]:
+        if not isinstance(conditions, list) or not conditions:
+            return [f"{path}: must be a non-empty list of conditions"]
+        return validate_conditions(conditions, path)
+
+    def _breakdown_errors(self) -> list[str]:
+        breakdown = self.breakdown
+        if breakdown is None:
+            return []
+        if not isinstance(breakdown, str) or not breakdown or len(breakdown) > MAX_FIELD_LENGTH:
+            return ["breakdown: must be an event key (a non-empty string)"]
+        if breakdown in BY_KEY and BY_KEY[breakdown].kind == "timestamp":
+            return [f"breakdown: {breakdown} is a timestamp; break down by another field"]
+        return []
+
+    def _exclusion_errors(self, n_steps: int) -> list[str]:
+        if not isinstance(self.exclusions, Sequence) or isinstance(self.exclusions, str):
+            return ["exclusions: must be a list"]
+        errors: list[str] = []
+        if len(self.exclusions) > MAX_EXCLUSIONS:
+            errors.append(f"exclusions: at most {MAX_EXCLUSIONS}, not {len(self.exclusions)}")
+        for index, raw in enumerate(self.exclusions):
+            path = f"exclusions[{index}]"
+            exclusion = _exclusion(raw)
+            if exclusion is None:
+                errors.append(f"{path}: must have exactly the keys from_step, match, to_step")
+                continue
+            errors += self._condition_errors(exclusion.match, f"{path}.match")
+            bounds_ok = True
+            for name in ("from_step", "to_step"):
+                number = getattr(exclusion, name)
+                if not _is_int(number) or not 1 <= number <= max(n_steps, 1):
+                    errors.append(f"{path}.{name}: must be a step number from 1 to {n_steps}")
+                    bounds_ok = False
+            if bounds_ok and exclusion.from_step >= exclusion.to_step:
+                errors.append(f"{path}: from_step must come before to_step")
+        return errors
+
+    def normalized_exclusions(self) -> list[FunnelExclusion]:
+        """The exclusions as `FunnelExclusion`s (the query must be valid)."""
+        return [exclusion for raw in self.exclusions if (exclusion := _exclusion(raw))]
+
+    def _unit_sql(self) -> str:
+        if self.unit == "session":
+            return "e.session_id"
+        return "COALESCE(NULLIF(e.user_id, ''), NULLIF(e.anonymous_id, ''))"
+
+    def _breakdown_is_json(self) -> bool:
+        breakdown = self.breakdown
+        return breakdown is not None and (
+            breakdown not in BY_KEY or BY_KEY[breakdown].kind in ("json", "object")
+        )
+
+    def _breakdown_sql(self, params: list[Any]) -> str:
+        breakdown = self.breakdown
+        assert breakdown is not None  # noqa: S101 -- only called with one
+        if breakdown in BY_KEY:
+            spec = BY_KEY[breakdown]
+            column = f"e.{spec.column}"  # from the catalog, never from input
+            if spec.kind in ("json", "object"):
+                return f"NULLIF({column}, 'null'::jsonb)"
+            return column
+        params.append(breakdown)
+        return "NULLIF(e.attributes -> %s, 'null'::jsonb)"
+
+    def to_sql(self) -> tuple[str, list[Any]]:
+        """Return the funnel's SQL and its parameters (pure: validates, touches nothing).
+
+        One row per bucket: [breakdown value, is the overall row,] then the count of each
+        step, then the median microseconds from the previous step for steps 2..n.
+        """
+        self.validate()
+        steps = list(self.steps)
+        exclusions = self.normalized_exclusions()
+        window = self.conversion_window
+        unit = self._unit_sql()
+        params: list[Any] = []
+
+        # The candidates' columns, in text order (so that the parameters follow it).
+        step_bits = []
+        for index, step in enumerate(steps):
+            if index == 0:
+                params.append(self.date_to)
+                condition = f"(e.timestamp < %s AND {to_sql(step, params)})"
+            else:
+                condition = to_sql(step, params)
+            step_bits.append(f"CASE WHEN {condition} THEN {1 << index} ELSE 0 END")
+        columns = [
+            f"{unit} AS unit",
+            "e.timestamp AS ts",
+            'e.event_id COLLATE "C" AS eid',
+            "(EXTRACT(EPOCH FROM e.timestamp) * 1000000)::bigint AS us",
+            "(" + "\n             | ".join(step_bits) + ") AS mask",
+        ]
+        if exclusions:
+            exclusion_bits = [
+                f"CASE WHEN {to_sql(exclusion.match, params)} THEN {1 << index} ELSE 0 END"
+                for index, exclusion in enumerate(exclusions)
+            ]
+            columns.append("(" + "\n             | ".join(exclusion_bits) + ") AS xmask")
+        if self.breakdown is not None:
+            columns.append(f"{self._breakdown_sql(params)} AS bd")
+
+        params += [self.project_id, self.date_from, self.date_to + window]
+        where = ["e.project_id = %s", "e.timestamp >= %s", "e.timestamp < %s"]
+        matchers = [*steps, *(exclusion.match for exclusion in exclusions)]
+        types = [_event_types(conditions) for conditions in matchers]
+        if all(found is not None for found in types):
+            # Implied by the conditions; lets the (project, event_type, timestamp) index in.
+            params.append(sorted(set().union(*types)))  # type: ignore[arg-type]
+            where.append("e.event_type = ANY(%s)")
+        if self.unit == "user":
+            where.append(f"{unit} IS NOT NULL")
+        where.append("(" + " OR ".join(to_sql(conditions, params) for conditions in matchers) + ")")
+
+        order = "ORDER BY ts, eid"
+        aggregates = [
+            f"array_agg(us {order}) AS ts",
+            f"array_agg(mask {order}) AS masks",
+            f"array_agg(xmask {order}) AS xmasks" if exclusions else "NULL::integer[] AS xmasks",
+            "bool_or(mask & 2 <> 0) AS deep",
+        ]
+        if self.breakdown is not None:
+            aggregates.append(f"array_agg(bd {order}) FILTER (WHERE mask & 1 <> 0) AS bd")
+        params += [
+            len(steps),
+            _microseconds(window),
+            [exclusion.from_step for exclusion in exclusions],
+            [exclusion.to_step for exclusion in exclusions],
+        ]
+        chain_columns = [
+            "coalesce(c.reached, 1) AS reached",
+            "c.times",
+        ]
+        if self.breakdown is not None:
+            chain_columns.append("u.bd[coalesce(c.first_ordinal, 1)] AS bd")
+
+        outputs = ["count(*) AS step_1"]
+        outputs += [
+            f"count(*) FILTER (WHERE reached >= {step}) AS step_{step}"
+            for step in range(2, len(steps) + 1)
+        ]
+        outputs += [
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY times[{step}] - times[{step - 1}])"
+            f" FILTER (WHERE reached >= {step}) AS median_{step}"
+            for step in range(2, len(steps) + 1)
+        ]
+        grouping = ""
+        if self.breakdown is not None:
+            # jsonb as text, decoded in Python: Django's cursor leaves jsonb undecoded.
+            value = "bd::text" if self._breakdown_is_json() else "bd"
+            outputs = [value, "GROUPING(bd) = 1 AS overall", *outputs]
+            grouping = "\nGROUP BY GROUPING SETS ((bd), ())"
+        newline = ",\n       "
+        conjunction = "\n      AND "
+        # Only code and catalog column names are formatted in; every value is a parameter.
+        sql = f"""WITH candidates AS (
+    SELECT {newline.join(columns)}
+    FROM ingestion_event e
+    WHERE {conjunction.join(where)}
+), units AS (
+    SELECT unit,
+           {newline.join(aggregates)}
+    FROM candidates
+    GROUP BY unit
+    HAVING bool_or(mask & 1 <> 0)
+), chains AS (
+    SELECT {newline.join(chain_columns)}
+    FROM units u
+    LEFT JOIN LATERAL (
+        SELECT * FROM {CHAIN_FUNCTION}(u.ts, u.masks, u.xmasks, %s, %s, %s, %s)
+        WHERE u.deep
+        OFFSET 0  -- keeps `u.deep` a filter before the call, not a join filter after it
+    ) c ON true
+)
+SELECT {newline.join(outputs)}
+FROM chains{grouping}"""  # noqa: S608
+        return sql, params
+
+    def run(self, *, timeout: timedelta = DEFAULT_TIMEOUT) -> FunnelResult:
+        """Run the funnel in the caller's transaction and org context (RLS applies).
+
+        The statement timeout and work_mem are set for the query only (transaction-local,
+        restored after it); a timeout raises FunnelTimeout and leaves the caller's
+        transaction usable.
+        """
+        sql, params = self.to_sql()
+        if not connection.in_atomic_block:
+            raise DefinitionError(["run a funnel inside transaction.atomic() and org_context()"])
+        milliseconds = max(1, _microseconds(timeout) // 1000)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT current_setting('statement_timeout'), current_setting('work_mem'),"
+                    " NULLIF(current_setting('app.current_org_id', true), '') IS NOT NULL,"
+                    " to_regprocedure(%s) IS NOT NULL",
+                    [_CHAIN_SIGNATURE],
+                )
+                saved_timeout, saved_work_mem, has_org, has_function = cursor.fetchone()
+                if not has_org:
+                    raise DefinitionError(["run a funnel inside org_context()"])
+                if not has_function:
+                    cursor.execute(CHAIN_FUNCTIONS_SQL)
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true),"
+                    " set_config('work_mem', %s, true)",
+                    [f"{milliseconds}ms", WORK_MEM],
+                )
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true),"
+                    " set_config('work_mem', %s, true)",
+                    [saved_timeout, saved_work_mem],
+                )
+        except DatabaseError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
+                raise FunnelTimeout(
+                    [f"the funnel took longer than {timeout}; narrow the date range or steps"]
+                ) from exc
+            raise
+        return self._result(rows)
+
+    def _result(self, rows: list[tuple[Any, ...]]) -> FunnelResult:
+        n_steps = len(self.steps)
+        buckets: list[FunnelBucket] = []
+        overall: FunnelBucket | None = None
+        for row in rows:
+            if self.breakdown is not None:
+                value, is_overall, *numbers = row
+                if value is not None and self._breakdown_is_json():
+                    value = json.loads(value)
+            else:
+                value, is_overall, numbers = None, True, list(row)
+            bucket = _bucket(value, numbers[:n_steps], numbers[n_steps:])
+            if is_overall:
+                overall = bucket
+            else:
+                buckets.append(bucket)
+        if overall is None:  # GROUPING SETS always yield the () row; kept for mypy
+            overall = _bucket(None, [0] * n_steps, [None] * (n_steps - 1))
+        if self.breakdown is None:
+            return FunnelResult(overall=overall, buckets=[overall])
+        buckets.sort(key=_value_order)
+        return FunnelResult(overall=overall, buckets=buckets, breakdown=self.breakdown)

@@ -1,0 +1,129 @@
+"""Limits of the GraphQL edge: query depth, and a statement timeout for analytic queries.
+
+Page size is limited in `pagination.page_size` (≤ 500).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
+from graphql import GraphQLError
+from graphql.language import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from graphql.validation import ValidationRule
+
+from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
+
+MAX_QUERY_DEPTH = 10
+ANALYTIC_STATEMENT_TIMEOUT_MS = 10_000
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement_timeout cancellation
+
+
+class QueryDepthLimit(ValidationRule):
+    """Reject an operation whose fields nest deeper than `MAX_QUERY_DEPTH` (`query_too_deep`).
+
+    `{ projects { publicId } }` has depth 2. Introspection fields (`__schema`, ...) do not
+    count: their depth is bounded by the schema itself. graphene's `depth_limit_validator`
+    was tried first and replaced: it raises KeyError (a 500) on a spread of an unknown
+    fragment, recurses without end on a fragment that spreads itself, reports one error per
+    too-deep branch, and carries no error code.
+    """
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._fragments = {
+            definition.name.value: definition
+            for definition in context.document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        self._fragment_depths: dict[str, int] = {}
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
+        depth = self._depth(node.selection_set, frozenset())
+        if depth > MAX_QUERY_DEPTH:
+            name = node.name.value if node.name else "anonymous"
+            self.report_error(
+                GraphQLError(
+                    f"Operation {name!r} nests {depth} levels deep; at most "
+                    f"{MAX_QUERY_DEPTH} are allowed.",
+                    node,
+                    extensions={"code": str(GraphQLErrorCode.QUERY_TOO_DEEP)},
+                )
+            )
+
+    def _depth(self, selection_set: SelectionSetNode | None, active: frozenset[str]) -> int:
+        if selection_set is None:
+            return 0
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if not selection.name.value.startswith("__"):
+                    deepest = max(deepest, 1 + self._depth(selection.selection_set, active))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self._depth(selection.selection_set, active))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(deepest, self._fragment_depth(selection.name.value, active))
+        return deepest
+
+    def _fragment_depth(self, name: str, active: frozenset[str]) -> int:
+        # Unknown fragments and cycles are reported by graphql-core's own rules
+        # (KnownFragmentNames, NoFragmentCycles); here they just add nothing. Memoized, so a
+        # fragment spread many times is measured once.
+        if name in active or name not in self._fragments:
+            return 0
+        if name not in self._fragment_depths:
+            fragment = self._fragments[name]
+            self._fragment_depths[name] = self._depth(fragment.selection_set, active | {name})
+        return self._fragment_depths[name]
+
+
+def _is_query_canceled(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) == QUERY_CANCELED:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+@contextmanager
+def statement_timeout(
+    milliseconds: int = ANALYTIC_STATEMENT_TIMEOUT_MS, *, using: str = DEFAULT_DB_ALIAS
+) -> Iterator[None]:
+    """Run the block in a savepoint whose statements PostgreSQL cancels after `milliseconds`.
+
+    The timeout is set transaction-locally (`set_config(..., true)`; `SET LOCAL` cannot take
+    a bound parameter under psycopg 3) and restored on exit; a cancelled statement rolls
+    back to the savepoint, so the rest of the request still runs, and surfaces as
+    `query_timeout`.
+    """
+    connection = connections[using]
+    try:
+        with transaction.atomic(using=using):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT current_setting('statement_timeout'),"
+                    " set_config('statement_timeout', %s, true)",
+                    [f"{int(milliseconds)}ms"],
+                )
+                previous = cursor.fetchone()[0]
+            yield
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+    except OperationalError as exc:
+        if not _is_query_canceled(exc):
+            raise
+        raise CodedGraphQLError(
+            GraphQLErrorCode.QUERY_TIMEOUT,
+            f"The query ran longer than {milliseconds / 1000:g} s and was cancelled: "
+            "narrow the time range or the filters.",
+        ) from None
