@@ -21,6 +21,14 @@ OPTIONS: tuple[tuple[str, str, type, str, str], ...] = (
     ("batches", "BENCH_BATCHES", str, "1,100,1000", "batch sizes of the closed-loop phases"),
     ("soak", "BENCH_SOAK", float, "0", "seconds of the memory soak (300: five minutes)"),
     ("ceiling-rows", "BENCH_CEILING_ROWS", int, "200000", "rows of the raw COPY ceiling"),
+    (
+        "celery-concurrency",
+        "BENCH_CELERY_CONCURRENCY",
+        int,
+        "2",
+        "Celery worker processes folding sessions (0: no worker, no session numbers)",
+    ),
+    ("drain", "BENCH_DRAIN", float, "60", "max seconds to wait for the sessions after a phase"),
     ("docs", "BENCH_DOCS", int, "1", "1: rewrite docs/performance.md, 0: leave it"),
     ("strict", "BENCH_STRICT", int, "0", "1: exit 1 when a target is missed"),
 )
@@ -40,7 +48,8 @@ def parser() -> argparse.ArgumentParser:
     """The command line; each option defaults to its environment variable."""
     cli = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark POST /v1/events on gunicorn against a raw COPY ceiling.",
+        description="Benchmark POST /v1/events on gunicorn against a raw COPY ceiling, and the "
+        "Celery worker's session lag and fold throughput under that load.",
         epilog="Also read: BENCH_DATABASE (default <database>_bench), "
         "BENCH_KEEP_DATABASE (1: keep the bench database after the run).",
     )

@@ -21,44 +21,45 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench.events import TOKEN, make_events, session_ids
+from bench.events import SESSION_TOKEN, TOKEN, make_batches
 from bench.server import cpu_seconds_between, postgres_cpu
 from ingestion.ddl import COPY_COLUMNS
 from ingestion.services import events_validate
 from ingestion.validation import Project
 
 TABLE = "bench_copy"
-USER_AGENT = "productgraph-bench/1 (load generator)"
 _EVENT_ID = COPY_COLUMNS.index("event_id")
+_SESSION_ID = COPY_COLUMNS.index("session_id")
 
 
 def ceiling_rows(
     *, count: int, batch: int, org_id: int, project_id: int, public_id: str, slug: str
 ) -> list[tuple[Any, ...]]:
     """Return `count` rows exactly as the write path would build them, ids unique."""
-    events = make_events(
-        count=batch,
-        project_public_id=public_id,
-        sessions=session_ids(prefix="ceiling", count=min(20, max(1, batch // 20))),
-        seed=7,
-    )
+    [template] = make_batches(sizes=[batch], project_public_id=public_id, seed=7)
     received_at = datetime.now(UTC)
     valid, errors = events_validate(
-        events=events, project=Project(public_id=public_id, slug=slug), received_at=received_at
+        events=template.events,
+        project=Project(public_id=public_id, slug=slug),
+        received_at=received_at,
     )
     if errors:
         raise RuntimeError(f"bench events do not validate: {[e.as_dict() for e in errors[:3]]}")
     # As ingestion.services.events_ingest lays a row out: catalog values, then server columns.
-    template = [
-        (*event.values, org_id, project_id, event.attributes, received_at, USER_AGENT)
+    layout = [
+        list(
+            (*event.values, org_id, project_id, event.attributes, received_at, template.user_agent)
+        )
         for event in valid
     ]
     rows: list[tuple[Any, ...]] = []
     for number in range(-(-count // batch)):
         token = f"{number:020x}"
-        for row in template:
-            event_id = str(row[_EVENT_ID]).replace(TOKEN, token)
-            rows.append((*row[:_EVENT_ID], event_id, *row[_EVENT_ID + 1 :]))
+        for values in layout:
+            row = values.copy()
+            row[_EVENT_ID] = str(row[_EVENT_ID]).replace(TOKEN, token)
+            row[_SESSION_ID] = str(row[_SESSION_ID]).replace(SESSION_TOKEN, token[2:])
+            rows.append(tuple(row))
     return rows[:count]
 
 

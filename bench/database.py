@@ -3,7 +3,10 @@
 Same server as the settings name (the embedded one by default), a dedicated database
 (`<name>_bench`, recreated on every run, dropped after it), provisioned like
 `setup_database` and the test suite do: roles and database as the admin, migrations as the
-owner, DML grants for the runtime role. The tenant is made through `orgs.services`.
+owner, DML grants for the runtime role. The tenant is made through `orgs.services`, with
+the two journeys `ingestion.generator`'s visits walk (checkout, onboarding) defined through
+`journeys.services`, so that each session fold also matches journeys, as it does for a
+project that tags its events with them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections, transaction
 
+from ingestion.generator import (
+    CHECKOUT_JOURNEY,
+    CHECKOUT_STEPS,
+    ONBOARDING_JOURNEY,
+    ONBOARDING_STEPS,
+)
+from journeys.services import journey_save
 from orgs import services
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
@@ -30,6 +40,20 @@ ORG_SLUG = "bench"
 PROJECT_PUBLIC_ID = "proj_bench"
 # The limiter stays in the path (one Redis script per request) but never throttles the bench.
 RATE_LIMIT_PER_SECOND = 100_000_000
+
+
+JOURNEYS = (
+    (CHECKOUT_JOURNEY, "Checkout", CHECKOUT_STEPS),
+    (ONBOARDING_JOURNEY, "Onboarding", ONBOARDING_STEPS),
+)
+
+
+def journey_steps(steps: tuple[tuple[str, str, str, float], ...]) -> list[dict[str, object]]:
+    """A journey definition's steps for the generator's (id, name, page path, _) steps."""
+    return [
+        {"id": step_id, "name": name, "match": [{"field": "page.path", "op": "eq", "value": path}]}
+        for step_id, name, path, _ in steps
+    ]
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,10 @@ def prepare(report=print) -> BenchTenant:
             Project.objects.filter(org_id=org.pk, pk=project.pk).update(
                 rate_limit_per_second=RATE_LIMIT_PER_SECOND
             )
+            for journey_key, name, steps in JOURNEYS:
+                journey_save(
+                    project=project, key=journey_key, name=name, steps=journey_steps(steps)
+                )
     connections.close_all()
     return BenchTenant(
         database=database,

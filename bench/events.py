@@ -1,187 +1,134 @@
-"""Realistic event batches, shared by the load generator and the COPY ceiling.
+"""Realistic event batches for the load generator, the session probe and the COPY ceiling.
 
-No Django here: the load generator imports this module and nothing of the app. A batch is
-built once as a template whose event ids all start with `TOKEN`; each request replaces the
-token with a fresh, equally long one (`bytes.replace`), so every event id is unique while
-building a request costs microseconds, not a JSON encoding.
+The events are `ingestion.generator`'s simulated visits to a web shop (page views and their
+`page.leave`, web vitals, clicks, scrolls, API calls, journeys, errors; a User-Agent per
+visit), the same as `generate_events` makes, laid end to end in one stream per client and
+cut into batches of exactly the requested size: a visit longer than what is left of a batch
+goes on in the next one, so sessions span requests as they do when a browser sends its
+events in several batches. Every visit ends at the time the batches are built (timestamps
+in the last minutes, never before the current month: the write path never has to create a
+partition during a run).
+
+Nothing here imports Django (`ingestion.generator` is pure): the load generator imports
+this module and nothing else of the app. A batch is built once as a template whose event
+ids all start with `TOKEN` and whose session ids all start with `SESSION_TOKEN`; each
+request replaces the first with a fresh token of the same length and the second with one
+per pass over the templates (`bytes.replace`), so every event id is unique, each pass sends
+new sessions, and building a request costs microseconds, not a JSON encoding.
 """
 
 from __future__ import annotations
 
 import json
-import random
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from ingestion.generator import simulate_session
 
 TOKEN = "@" * 20  # never produced by the generator or by JSON encoding of its values
 TOKEN_BYTES = TOKEN.encode()
-
-_PAGES = (
-    ("/", "Home"),
-    ("/pricing", "Pricing"),
-    ("/docs/getting-started", "Getting started"),
-    ("/dashboard", "Dashboard"),
-    ("/settings/billing", "Billing"),
-    ("/projects/42/funnels", "Funnels"),
-    ("/checkout", "Checkout"),
-    ("/blog/2025/launch-week", "Launch week"),
-)
-_COMPONENTS = (
-    ("SignupButton", "App/Header/SignupButton", "button", "button#signup", "Start free trial"),
-    ("PlanCard", "App/Pricing/PlanGrid/PlanCard", "card", "div.plan-card", "Team plan"),
-    ("SearchInput", "App/Header/Search/SearchInput", "input", "input#q", ""),
-    ("SaveButton", "App/Settings/BillingForm/SaveButton", "button", "button.save", "Save"),
-    ("NavLink", "App/Sidebar/Nav/NavLink", "link", "a.nav-link", "Funnels"),
-)
-_API_PATHS = ("/api/projects", "/api/funnels/run", "/api/billing/invoices", "/api/search")
-_TYPES = (
-    ("page.view", 15),
-    ("ui.click", 30),
-    ("ui.input", 10),
-    ("ui.scroll", 10),
-    ("state.change", 10),
-    ("api.request", 5),
-    ("api.response", 10),
-    ("performance", 5),
-    ("journey.step", 3),
-    ("error", 2),
-)
-_STACK = "\n".join(
-    f"    at {name} (https://app.example.com/assets/app.9f3c1.js:{line}:{column})"
-    for name, line, column in [
-        ("renderPlanGrid", 1832, 17),
-        ("commitHookEffectListMount", 22931, 26),
-        ("invokePassiveEffectMountInDEV", 25019, 13),
-        ("flushPassiveEffects", 26403, 9),
-        ("performSyncWorkOnRoot", 26651, 7),
-    ]
-)
+SESSION_TOKEN = "~" * 18  # likewise; replaced once per pass over a client's templates
+SESSION_TOKEN_BYTES = SESSION_TOKEN.encode()
+# Visits per simulated population: `user.id`s repeat across about a quarter of them.
+_POPULATION = 100_000
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+@dataclass(frozen=True)
+class Batch:
+    """One request's events and the User-Agent it is sent with (its first visit's)."""
+
+    user_agent: str
+    events: list[dict[str, Any]]
+
+
+def _month_start_iso(now: datetime) -> str:
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def visit(
+    *, seed: int, index: int, project_public_id: str, session_id: str, now: datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """Simulated visit number `index`: its User-Agent and events, ending at `now`.
+
+    The session id is `session_id`; event ids are left to the caller. Timestamps before
+    the current month are moved to its first millisecond (the event order stays).
+    """
+    agent, events = simulate_session(
+        seed=seed,
+        index=index,
+        sessions=_POPULATION,
+        now_ms=int(now.timestamp() * 1000),
+        window_ms=1,  # the whole visit ends at `now`
+        project_id=project_public_id,
+    )
+    floor = _month_start_iso(now)
+    for event in events:
+        event["session.id"] = session_id
+        if event["event.timestamp"] < floor:  # same format: text order is time order
+            event["event.timestamp"] = floor
+    return agent, events
+
+
+def _stream(
+    *, seed: int, project_public_id: str, now: datetime
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(User-Agent, event) of visit 0, 1, 2, ... of one client, session ids tokenized."""
+    index = 0
+    while True:
+        agent, events = visit(
+            seed=seed,
+            index=index,
+            project_public_id=project_public_id,
+            session_id=f"sess_{SESSION_TOKEN}{index:06x}",
+            now=now,
+        )
+        for event in events:
+            yield agent, event
+        index += 1
+
+
+def make_batches(
+    *,
+    sizes: Sequence[int],
+    project_public_id: str,
+    seed: int,
+    min_events: int = 0,
+    now: datetime | None = None,
+) -> list[Batch]:
+    """Cut one client's stream of visits into batches of `sizes[0]`, `sizes[1]`, ... events.
+
+    The sizes repeat in turn until the batches hold at least `min_events` events and each
+    size has been used equally often. Within a batch, event ids are `TOKEN-<position>`.
+    """
+    if not sizes or min(sizes) < 1:
+        raise ValueError("batch sizes must be >= 1")
+    stream = _stream(seed=seed, project_public_id=project_public_id, now=now or datetime.now(UTC))
+    batches: list[Batch] = []
+    total = 0
+    while total < max(1, min_events) or len(batches) % len(sizes):
+        size = sizes[len(batches) % len(sizes)]
+        agent = ""
+        events = []
+        for position in range(size):
+            event_agent, event = next(stream)
+            agent = agent or event_agent
+            event["event_id"] = f"{TOKEN}-{position:04d}"
+            events.append(event)
+        batches.append(Batch(user_agent=agent, events=events))
+        total += size
+    return batches
 
 
 def make_events(
-    *,
-    count: int,
-    project_public_id: str,
-    sessions: list[str],
-    seed: int,
-    now: datetime | None = None,
+    *, count: int, project_public_id: str, seed: int, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Return `count` valid events with ids `TOKEN-<index>`, spread over `sessions`.
-
-    The mix of types and fields follows what a browser SDK sends (page views, clicks,
-    inputs, state changes, API calls, web vitals, a few errors), with the project id on
-    every event and two free attributes that land in the `attributes` column. Timestamps
-    are a few milliseconds apart, just before `now` and never before the current month,
-    so the write path never has to create a partition during a run.
-    """
-    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
-    now = now or datetime.now(UTC)
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    types = [name for name, _ in _TYPES]
-    weights = [weight for _, weight in _TYPES]
-    events: list[dict[str, Any]] = []
-    for index in range(count):
-        session = sessions[index % len(sessions)]
-        kind = rng.choices(types, weights)[0]
-        path, title = rng.choice(_PAGES)
-        moment = max(month_start, now - timedelta(milliseconds=37 * (count - index)))
-        event: dict[str, Any] = {
-            "event_id": f"{TOKEN}-{index:04d}",
-            "session.id": session,
-            "event.type": kind,
-            "event.timestamp": _iso(moment),
-            "project_id": project_public_id,
-            "user.anonymous_id": f"anon-{session}",
-            "event.sequence": index,
-            "page.path": path,
-            "page.url": f"https://app.example.com{path}?utm_source=newsletter",
-            "ui.viewport": rng.choice(("1440x900", "390x844", "1920x1080")),
-            "app.version": "3.14.2",
-            "browser.name": rng.choice(("Firefox", "Chrome", "Safari")),
-        }
-        if rng.random() < 0.6:
-            event["user.id"] = f"user-{session}"
-        if rng.random() < 0.2:
-            event["metadata"] = {"experiment": "pricing-v2", "variant": rng.choice("ab")}
-        _add_type_fields(event, kind, rng, title)
-        events.append(event)
-    return events
-
-
-def _add_type_fields(event: dict[str, Any], kind: str, rng: random.Random, title: str) -> None:
-    if kind == "page.view":
-        event.update(
-            {
-                "page.title": title,
-                "page.referrer": "https://www.google.com/",
-                "event.name": title,
-                "duration_ms": rng.randint(50, 4000),
-            }
-        )
-    elif kind in ("ui.click", "ui.input"):
-        name, path, component_type, element, text = rng.choice(_COMPONENTS)
-        event.update(
-            {
-                "ui.component.name": name,
-                "ui.component.path": path,
-                "ui.component.type": component_type,
-                "ui.action": kind.removeprefix("ui."),
-                "ui.element": element,
-                "ui.element.text": text,
-            }
-        )
-    elif kind == "ui.scroll":
-        event.update({"ui.action": "scroll", "ui.scroll.position": round(rng.random(), 3)})
-    elif kind == "state.change":
-        before = rng.randint(0, 5)
-        event.update(
-            {
-                "ui.state.key": "cart.items",
-                "ui.state.before": {"count": before, "currency": "EUR"},
-                "ui.state.after": {"count": before + 1, "currency": "EUR"},
-                "ui.state.change_type": "update",
-            }
-        )
-    elif kind in ("api.request", "api.response"):
-        event.update(
-            {
-                "api.method": rng.choice(("GET", "POST")),
-                "api.path": rng.choice(_API_PATHS),
-                "api.status_code": rng.choice((200, 200, 200, 201, 404)),
-                "api.duration_ms": rng.randint(5, 900),
-            }
-        )
-    elif kind == "performance":
-        event.update(
-            {
-                "performance.lcp_ms": round(rng.uniform(400, 4000), 1),
-                "performance.fid_ms": round(rng.uniform(1, 120), 1),
-                "performance.inp_ms": round(rng.uniform(20, 400), 1),
-                "performance.cls": round(rng.uniform(0, 0.3), 3),
-                "performance.ttfb_ms": round(rng.uniform(30, 600), 1),
-            }
-        )
-    elif kind == "journey.step":
-        event.update(
-            {
-                "gen_ai.journey.id": "checkout",
-                "gen_ai.journey.step.id": "plan-selected",
-                "gen_ai.journey.step.name": "Plan selected",
-            }
-        )
-    elif kind == "error":
-        event.update(
-            {
-                "error.type": "TypeError",
-                "error.message": "Cannot read properties of undefined (reading 'price')",
-                "error.stack": "TypeError: Cannot read properties of undefined\n" + _STACK,
-                "error.component": "PlanCard",
-            }
-        )
+    """One batch of `count` events (ids `TOKEN-<position>`, session ids `sess_<SESSION_TOKEN>…`)."""
+    return make_batches(sizes=[count], project_public_id=project_public_id, seed=seed, now=now)[
+        0
+    ].events
 
 
 def batch_body(events: list[dict[str, Any]]) -> bytes:
@@ -189,6 +136,8 @@ def batch_body(events: list[dict[str, Any]]) -> bytes:
     return json.dumps({"events": events}, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def session_ids(*, prefix: str, count: int) -> list[str]:
-    """Return `count` session ids for one simulated client."""
-    return [f"sess-{prefix}-{index:03d}" for index in range(count)]
+def untokenized(body: bytes, *, event_token: str, session_token: str) -> bytes:
+    """A template body with both tokens replaced (what one request sends)."""
+    return body.replace(TOKEN_BYTES, event_token.encode()).replace(
+        SESSION_TOKEN_BYTES, session_token.encode()
+    )

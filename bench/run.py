@@ -1,4 +1,5 @@
-"""The benchmark's steps in order: prepare, serve, load, measure the ceiling, report."""
+"""The benchmark's steps in order: prepare, serve (gunicorn and a Celery worker), load and
+watch the sessions catch up, measure the ceiling, report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import platform
 import secrets
 import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -17,17 +20,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 import psycopg
+import redis
 from django.conf import settings
 
 from bench import ceiling, database, report
 from bench.server import (
+    CeleryWorker,
     Gunicorn,
     PrivateRedis,
+    Sample,
     Sampler,
     cores_used,
     free_port,
     local_postmaster,
 )
+from bench.sessions import CELERY_APP_NAME, SessionWatch, phase_sessions
+from sessions.services import touched_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS = "config.settings.production"
@@ -110,37 +118,157 @@ def load(
     return summary
 
 
+def _peak_mb(samples: list[Sample], *, celery: bool = False) -> list[float]:
+    peak: dict[int, int] = {}
+    for sample in samples:
+        for pid, rss in (sample.celery_rss if celery else sample.rss).items():
+            peak[pid] = max(peak.get(pid, 0), rss)
+    return [round(value / 2**20, 1) for _, value in sorted(peak.items())]
+
+
+def _cores(samples: list[Sample], watch: SessionWatch | None) -> dict[str, float | None]:
+    return cores_used(
+        [sample.cpu for sample in samples],
+        celery_backends=watch.celery_backends if watch else (),
+        ignored_backends=watch.watch_backends if watch else (),
+    )
+
+
 def _phase(
     name: str,
     summary: dict[str, Any],
     sampler: Sampler,
+    watch: SessionWatch | None = None,
 ) -> dict[str, Any]:
     start, end = summary.pop("window_monotonic")
     samples = sampler.between(start, end)
-    peak: dict[int, int] = {}
-    for sample in samples:
-        for pid, rss in sample.rss.items():
-            peak[pid] = max(peak.get(pid, 0), rss)
-    cpu = cores_used([sample.cpu for sample in samples])
+    cpu = _cores(samples, watch)
     if cpu:
         cpu["load_generator"] = summary["load_cpu_cores"]
     return {
         "name": name,
         **summary,
-        "worker_peak_rss_mb": [round(value / 2**20, 1) for _, value in sorted(peak.items())],
+        "worker_peak_rss_mb": _peak_mb(samples),
+        "celery_peak_rss_mb": _peak_mb(samples, celery=True),
         "cpu_cores": cpu,
     }
 
 
-def _soak_memory(
-    sampler: Sampler, phase: dict[str, Any], window: list[float], *, workers: int
-) -> dict[str, Any]:
-    """Each worker's mean RSS over the soak's first and last minute (or third, if shorter)."""
-    start, end = window
-    span = min(60.0, (end - start) / 3)
+@dataclass
+class Ingest:
+    """Runs one load (an ingestion phase); with a worker, waits for the sessions to catch up."""
+
+    server: Gunicorn
+    tenant: database.BenchTenant
+    sampler: Sampler
+    watch: SessionWatch | None
+    clients: int
+    warmup: float
+    drain: float
+    stored: int = 0  # events the load generator stored so far, every run and warm-up
+    windows: list[list[float]] = field(default_factory=list)
+
+    def __call__(
+        self, name: str, *, batch: str, duration: float, rate: float = 0.0
+    ) -> dict[str, Any]:
+        """Run the load; return the phase's numbers (with `sessions` when a worker runs)."""
+        _analyze(self.tenant)
+        load_average = [round(value, 2) for value in os.getloadavg()]
+        if self.watch is not None:
+            self.watch.probing(name)
+        try:
+            summary = load(
+                self.server,
+                self.tenant,
+                batch=batch,
+                clients=self.clients,
+                duration=duration,
+                warmup=self.warmup,
+                rate=rate,
+            )
+        finally:
+            if self.watch is not None:
+                self.watch.probing(None)
+        stopped = time.monotonic()
+        self.stored += summary["events_stored_total"]
+        window = list(summary["window_monotonic"])
+        self.windows.append(window)
+        phase = _phase(name, summary, self.sampler, self.watch)
+        phase["load_average_before"] = load_average
+        _say(f"  {report.phase_line(phase)}")
+        if self.watch is None:
+            return phase
+        expected = self.stored + self.watch.marker_events
+        drained = self.watch.drain(stored=expected, since=stopped, bound=self.drain)
+        ended = time.monotonic()
+        phase["sessions"] = phase_sessions(
+            markers=[marker for marker in self.watch.markers if marker.phase == name],
+            readings=list(self.watch.readings),
+            window=(window[0], window[1]),
+            stopped=stopped,
+            ended=ended,
+            drained=drained,
+            bound=self.drain,
+            expected=expected,
+            cpu=_cores(self.sampler.between(window[0], ended), self.watch),
+        )
+        _say(f"  sessions: {report.sessions_line(phase['sessions'])}")
+        return phase
+
+
+def _analyze(tenant: database.BenchTenant) -> None:
+    """ANALYZE the bench database before a phase, as autovacuum keeps a live one analyzed.
+
+    Each phase starts with current statistics. Within a phase the events table still grows
+    several-fold, faster than autovacuum (1 min naptime) follows: with `session_id`'s
+    distinct count from the smaller table, the planner takes a fold's 500 sessions for a
+    large share of the partition and scans all of it. The share of fold reads by
+    sequential scans is reported per phase.
+    """
+    with psycopg.connect(tenant.urls.owner, autocommit=True) as connection:
+        connection.execute("ANALYZE")
+
+
+def _consuming(redis_url: str) -> bool:
+    """Whether a client (the Celery worker) is blocked reading a queue of this Redis."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        return any(entry.get("cmd") in ("brpop", "blpop") for entry in client.client_list())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def _consistency(tenant: database.BenchTenant) -> dict[str, Any]:
+    """After the last drain: every stored event counted once in its session's row?"""
+    with psycopg.connect(tenant.urls.runtime) as connection, connection.transaction():
+        connection.execute(
+            "SELECT set_config('app.current_org_id', %s, true)", [str(tenant.org_id)]
+        )
+        row = connection.execute(
+            "SELECT (SELECT count(*) FROM ingestion_event WHERE project_id = %(p)s), "
+            "(SELECT coalesce(sum(event_count), 0) FROM product_sessions_session "
+            "WHERE project_id = %(p)s), "
+            "(SELECT count(*) FROM product_sessions_session WHERE project_id = %(p)s)",
+            {"p": tenant.project_id},
+        ).fetchone()
+    events, reflected, sessions = row or (0, 0, 0)
+    return {
+        "events": int(events),
+        "reflected": int(reflected),
+        "sessions": int(sessions),
+        "consistent": int(events) == int(reflected),
+    }
+
+
+def _memory_rows(
+    samples: list[Sample], start: float, end: float, span: float, *, celery: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """Mean RSS of each process over the first and the last `span` s; and how many were seen."""
     series: dict[int, list[tuple[float, int]]] = {}
-    for sample in sampler.between(start, end):
-        for pid, rss in sample.rss.items():
+    for sample in samples:
+        for pid, rss in (sample.celery_rss if celery else sample.rss).items():
             series.setdefault(pid, []).append((sample.at, rss))
     rows = []
     for pid, points in sorted(series.items()):
@@ -159,13 +287,26 @@ def _soak_memory(
                 "peak_mb": round(max(rss for _, rss in points) / 2**20, 1),
             }
         )
+    return rows, len(series)
+
+
+def _soak_memory(
+    sampler: Sampler, phase: dict[str, Any], window: list[float], *, workers: int
+) -> dict[str, Any]:
+    """Each worker's mean RSS over the soak's first and last minute (or third, if shorter)."""
+    start, end = window
+    span = min(60.0, (end - start) / 3)
+    samples = sampler.between(start, end)
+    rows, seen = _memory_rows(samples, start, end, span)
+    celery_rows, _ = _memory_rows(samples, start, end, span, celery=True)
     return {
         "seconds": round(end - start),
         "span_s": round(span),
         "batch": phase["batch"],
         "events_per_s": phase["events_per_s"],
         "workers": rows,
-        "worker_restarts": max(0, len(series) - workers),
+        "worker_restarts": max(0, seen - workers),
+        "celery": celery_rows,
     }
 
 
@@ -226,52 +367,103 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
     tenant = database.prepare(report=lambda line: _say(f"  {line}"))
     postgres_version, postmaster = _postgres_facts(tenant)
     private_redis = PrivateRedis()
+    env = server_env(tenant, private_redis.url)
     server = Gunicorn(
         port=free_port(),
         workers=args.workers,
         worker_class=args.worker_class,
         threads=args.threads,
-        env=server_env(tenant, private_redis.url),
+        env=env,
         log_path=out_dir / "gunicorn.log",
     )
-    sampler = Sampler(server=server, postmaster_pid=postmaster, database=tenant.database)
+    celery = (
+        CeleryWorker(
+            concurrency=args.celery_concurrency,
+            env={**env, "PGAPPNAME": CELERY_APP_NAME},
+            log_path=out_dir / "celery.log",
+        )
+        if args.celery_concurrency > 0
+        else None
+    )
+    sampler = Sampler(
+        server=server, postmaster_pid=postmaster, database=tenant.database, celery=celery
+    )
+    watch = (
+        SessionWatch(
+            port=server.port,
+            key=tenant.ingest_key,
+            project_public_id=tenant.project_public_id,
+            org_id=tenant.org_id,
+            project_id=tenant.project_id,
+            database_url=tenant.urls.runtime,
+            redis_url=private_redis.url,
+            touched_key=touched_key(org_id=tenant.org_id, project_id=tenant.project_id),
+        )
+        if celery is not None
+        else None
+    )
+    ingest = Ingest(
+        server=server,
+        tenant=tenant,
+        sampler=sampler,
+        watch=watch,
+        clients=args.clients,
+        warmup=args.warmup,
+        drain=args.drain,
+    )
     phases: list[dict[str, Any]] = []
     soak: dict[str, Any] | None = None
+    consistency: dict[str, Any] | None = None
     batches = [int(size) for size in args.batches.split(",")]
-    common = {"clients": args.clients, "warmup": args.warmup}
     try:
+        private_redis.start()
+        if celery is not None:
+            _say(
+                f"starting the Celery worker (celery -A productgraph worker, "
+                f"{celery.concurrency} processes)"
+            )
+            celery.start(cwd=BASE_DIR, ready=lambda: _consuming(private_redis.url))
         _say(
             f"starting gunicorn ({SETTINGS}, {args.workers} x {args.worker_class} workers"
             f"{f', {args.threads} threads' if args.threads > 1 else ''}) on 127.0.0.1:{server.port}"
         )
-        private_redis.start()
         server.start(cwd=BASE_DIR)
         sampler.start()
+        if watch is not None:
+            watch.start()
         _say("warming up (100-event batches)")
-        load(server, tenant, batch="100", duration=args.duration / 4, **common)
+        ingest("warm-up", batch="100", duration=args.duration / 4)
         for batch in batches:
             _say(f"phase: {batch}-event batches, {args.clients} clients, {args.duration:.0f} s")
-            summary = load(server, tenant, batch=str(batch), duration=args.duration, **common)
-            phases.append(_phase(f"{batch} per batch", summary, sampler))
-            _say(f"  {report.phase_line(phases[-1])}")
+            phases.append(ingest(f"{batch} per batch", batch=str(batch), duration=args.duration))
         hundred = next((phase for phase in phases if phase["batch"] == 100), None)
         if hundred is not None:
             rate = round(hundred["events_per_s"] / 2, 1)
             _say(f"phase: 100-event batches paced at half the maximum rate, {rate:,.0f} events/s")
-            summary = load(server, tenant, batch="100", duration=args.duration, rate=rate, **common)
-            phases.append(_phase("100 per batch at half the max rate", summary, sampler))
-            _say(f"  {report.phase_line(phases[-1])}")
+            phases.append(
+                ingest(
+                    "100 per batch at half the max rate",
+                    batch="100",
+                    duration=args.duration,
+                    rate=rate,
+                )
+            )
         if args.soak > 0:
             mix = ",".join(str(batch) for batch in batches)
             _say(f"soak: batches of {mix} in turn, {args.soak:.0f} s, sampling worker memory")
-            summary = load(server, tenant, batch=mix, duration=args.soak, **common)
-            window = summary["window_monotonic"]
-            phases.append(_phase("soak", summary, sampler))
-            soak = _soak_memory(sampler, phases[-1], window, workers=args.workers)
-            _say(f"  {report.phase_line(phases[-1])}")
+            phases.append(ingest("soak", batch=mix, duration=args.soak))
+            soak = _soak_memory(sampler, phases[-1], ingest.windows[-1], workers=args.workers)
+        if watch is not None:
+            consistency = _consistency(tenant)
+            drained = phases[-1]["sessions"]["drain_s"] is not None if phases else True
+            _say(f"  {report.consistency_line(consistency, drained=drained)}")
     finally:
+        if watch is not None:
+            watch.stop()
         sampler.stop()
         server.stop()
+        if celery is not None:
+            celery.stop()
         private_redis.stop()
     _say(f"ceiling: raw COPY of {args.ceiling_rows:,} rows into a copy of the events table")
     rows = ceiling.ceiling_rows(
@@ -290,12 +482,14 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
         database=tenant.database,
     )
     del rows
+    load_after = [round(value, 2) for value in os.getloadavg()]
     if os.environ.get("BENCH_KEEP_DATABASE") != "1":
         database.drop(tenant)
     peak_per_worker: dict[str, float] = {}
     for sample in sampler.samples:
         for pid, rss in sample.rss.items():
             peak_per_worker[str(pid)] = max(peak_per_worker.get(str(pid), 0.0), rss / 2**20)
+    celery_peak = _peak_mb(sampler.samples, celery=True)
     results: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
@@ -303,6 +497,7 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
         "machine": {
             **machine_info(cpus=cpus, postgres_version=postgres_version),
             "load_average_before": load_before,
+            "load_average_after": load_after,
         },
         "server": {
             "command": " ".join(["gunicorn", *server.command()[3:]]).replace(
@@ -321,10 +516,24 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
             "warmup_s": args.warmup,
             "generator": "python -m bench.load (separate process, one thread per client)",
         },
+        "sessions": (
+            {
+                "worker": " ".join(["celery", *celery.command()[3:]]),
+                "concurrency": celery.concurrency,
+                "drain_bound_s": args.drain,
+                "probe_interval_s": watch.probe_interval,
+                "probe_failures": watch.probe_failures,
+                "errors": watch.errors,
+                "consistency": consistency,
+            }
+            if celery is not None and watch is not None
+            else None
+        ),
         "phases": phases,
         "ceiling": roof,
         "memory": {
             "peak_rss_mb_per_worker": [round(value, 1) for value in peak_per_worker.values()],
+            "celery_peak_rss_mb": celery_peak,
             "soak": soak,
         },
     }

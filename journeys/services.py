@@ -124,9 +124,12 @@ def journeys_match_sessions(
     with connection.cursor() as cursor:
         if rows:
             cursor.executemany(_UPSERT, rows)
+        by_journey: dict[int, list[str]] = {}
         for journey_id, session_id in stale:
+            by_journey.setdefault(journey_id, []).append(session_id)
+        for journey_id, stale_ids in by_journey.items():  # one DELETE per journey, not per pair
             SessionJourney.objects.filter(
-                org_id=org_id, journey_id=journey_id, session_id=session_id
+                org_id=org_id, journey_id=journey_id, session_id__in=stale_ids
             ).delete()
     return len(rows)
 

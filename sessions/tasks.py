@@ -37,7 +37,12 @@ def fold_touched_sessions(org_id: int, project_id: int) -> int:
         services.sessions_release_schedule(org_id=org_id, project_id=project_id)
         raise
     if services.sessions_release_schedule(org_id=org_id, project_id=project_id):
-        services.sessions_schedule_fold(org_id=org_id, project_id=project_id)
+        backlog = len(taken) == FOLD_BATCH
+        services.sessions_schedule_fold(
+            org_id=org_id,
+            project_id=project_id,
+            countdown=0 if backlog else services.FOLD_DELAY_SECONDS,
+        )
     return written
 
 
