@@ -55,6 +55,7 @@ from django.db import DatabaseError, connection, transaction
 
 from ingestion.catalog import BY_KEY
 from journeys.conditions import MAX_FIELD_LENGTH, DefinitionError, to_sql, validate_conditions
+from productgraph.tenancy.context import OrgContextError
 
 Unit = Literal["session", "user"]
 UNITS: tuple[str, ...] = ("session", "user")
@@ -139,15 +140,18 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION pg_temp.productgraph_funnel_chain(
     ts bigint[], masks integer[], xmasks integer[], n_steps integer, win bigint,
-    x_from integer[], x_to integer[],
-    OUT reached integer, OUT first_ordinal integer, OUT times bigint[]
-)
+    x_from integer[], x_to integer[]
+) RETURNS bigint[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $fn$
 -- One unit's events, ordered by (timestamp, event_id): `ts` in microseconds, `masks` (bit
 -- j - 1: matches step j; step 1 only inside the date range), `xmasks` (bit e - 1: matches
--- exclusion e, from step x_from[e] to step x_to[e]). Returns the maximal chain length, the
--- counted chain's timestamps and the ordinal of its e1 among the step-1 events.
+-- exclusion e, from step x_from[e] to step x_to[e]). Returns ARRAY[k, o, t1, ..., tk]: the
+-- maximal chain length k, the ordinal o of the counted chain's e1 among the step-1 events,
+-- and the counted chain's timestamps (ARRAY[0] when no chain starts in the date range).
 DECLARE
+    reached integer := 0;
+    first_ordinal integer := 0;
+    result bigint[];
     n integer := cardinality(ts);
     n_x integer := coalesce(cardinality(x_from), 0);
     lo integer[] := '{}';  -- lo[j]: first event of the earliest group step j can be in
@@ -166,7 +170,6 @@ DECLARE
     moved boolean;
     bound bigint;
 BEGIN
-    reached := 0;
     FOR k IN 1..n_steps LOOP
         lo[k] := CASE WHEN k = 1 THEN 1 ELSE lo[k - 1] END;
         ok := true;
@@ -250,11 +253,11 @@ BEGIN
         best := lo;
     END LOOP;
     IF reached = 0 THEN
-        RETURN;
+        RETURN ARRAY[0];
     END IF;
-    times := '{}';
+    result := ARRAY[reached, 0];
     FOR j IN 1..reached LOOP
-        times[j] := ts[best[j]];
+        result[j + 2] := ts[best[j]];
     END LOOP;
     -- e1: the smallest event id of the first group leaving a matching for the group's
     -- other steps (events of a group are in event_id order).
@@ -267,13 +270,13 @@ BEGIN
     WHILE last_event < n AND ts[last_event + 1] = ts[g] LOOP
         last_event := last_event + 1;
     END LOOP;
-    first_ordinal := 0;
     FOR i IN 1..last_event LOOP
         CONTINUE WHEN masks[i] & 1 = 0;
         first_ordinal := first_ordinal + 1;
         IF i >= g AND (j = 1 OR pg_temp.productgraph_funnel_match(masks, g, last_event, i, 2, j))
         THEN
-            RETURN;
+            result[2] := first_ordinal;
+            RETURN result;
         END IF;
     END LOOP;
     RAISE EXCEPTION 'productgraph_funnel_chain: no first event for a reached step 1';
@@ -455,6 +458,11 @@ class FunnelQuery:
             not isinstance(self.window, timedelta) or self.window <= timedelta(0)
         ):
             errors.append("window: must be a positive duration")
+        elif dates_ok and self.unit in UNITS:
+            try:
+                self.date_to + self.conversion_window
+            except OverflowError:
+                errors.append("window: too long for date_to")
         errors += self._breakdown_errors()
         errors += self._exclusion_errors(len(steps))
         if errors:
@@ -562,7 +570,6 @@ class FunnelQuery:
         # The candidates' columns, in text order (so that the parameters follow it).
         columns = [
             f"{unit} AS unit",
-            "e.timestamp AS ts",
             'e.event_id COLLATE "C" AS eid',
             "(EXTRACT(EPOCH FROM e.timestamp) * 1000000)::bigint AS us",
             f"{self._steps_mask_sql(params)} AS mask",
@@ -591,12 +598,12 @@ class FunnelQuery:
             masks += f" | {self._exclusions_mask_sql(params)}"
         where.append(f"({masks}) <> 0")
 
-        order = "ORDER BY ts, eid"
+        order = "ORDER BY us, eid"
         aggregates = [
             f"array_agg(us {order}) AS ts",
             f"array_agg(mask {order}) AS masks",
             f"array_agg(xmask {order}) AS xmasks" if exclusions else "NULL::integer[] AS xmasks",
-            "bool_or(mask & 2 <> 0) AS deep",
+            "bit_or(mask) AS seen",
         ]
         if self.breakdown is not None:
             aggregates.append(f"array_agg(bd {order}) FILTER (WHERE mask & 1 <> 0) AS bd")
@@ -606,29 +613,28 @@ class FunnelQuery:
             [exclusion.from_step for exclusion in exclusions],
             [exclusion.to_step for exclusion in exclusions],
         ]
-        chain_columns = [
-            "coalesce(c.reached, 1) AS reached",
-            "c.times",
-        ]
+        # A unit without a step-2 event reaches step 1 only, with its first step-1 event.
+        call = f"{CHAIN_FUNCTION}(ts, masks, xmasks, %s, %s, %s, %s)"
+        per_unit = [f"CASE WHEN seen & 2 <> 0 THEN {call} ELSE ARRAY[1, 1]::bigint[] END AS chain"]
         if self.breakdown is not None:
-            chain_columns.append("u.bd[coalesce(c.first_ordinal, 1)] AS bd")
-
+            per_unit.append("bd")  # the step-1 events' values: e1's is bd[chain[2]]
         outputs = ["count(*) AS step_1"]
         outputs += [
-            f"count(*) FILTER (WHERE reached >= {step}) AS step_{step}"
+            f"count(*) FILTER (WHERE chain[1] >= {step}) AS step_{step}"
             for step in range(2, len(steps) + 1)
         ]
         outputs += [
-            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY times[{step}] - times[{step - 1}])"
-            f" FILTER (WHERE reached >= {step}) AS median_{step}"
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[{step + 2}] - chain[{step + 1}])"
+            f" FILTER (WHERE chain[1] >= {step}) AS median_{step}"
             for step in range(2, len(steps) + 1)
         ]
         grouping = ""
         if self.breakdown is not None:
             # jsonb as text, decoded in Python: Django's cursor leaves jsonb undecoded.
-            value = "bd::text" if self._breakdown_is_json() else "bd"
-            outputs = [value, "GROUPING(bd) = 1 AS overall", *outputs]
-            grouping = "\nGROUP BY GROUPING SETS ((bd), ())"
+            first = "bd[chain[2]::integer]"
+            value = f"{first}::text" if self._breakdown_is_json() else first
+            outputs = [f"{value} AS value", f"GROUPING({first}) = 1 AS overall", *outputs]
+            grouping = f"\nGROUP BY GROUPING SETS (({first}), ())"
         newline = ",\n       "
         conjunction = "\n      AND "
         # Only code and catalog column names are formatted in; every value is a parameter.
@@ -637,19 +643,14 @@ class FunnelQuery:
     FROM ingestion_event e
     WHERE {conjunction.join(where)}
 ), units AS (
-    SELECT unit,
-           {newline.join(aggregates)}
+    SELECT {newline.join(aggregates)}
     FROM candidates
     GROUP BY unit
-    HAVING bool_or(mask & 1 <> 0)
+    HAVING bit_or(mask) & 1 <> 0
 ), chains AS (
-    SELECT {newline.join(chain_columns)}
-    FROM units u
-    LEFT JOIN LATERAL (
-        SELECT * FROM {CHAIN_FUNCTION}(u.ts, u.masks, u.xmasks, %s, %s, %s, %s)
-        WHERE u.deep
-        OFFSET 0  -- keeps `u.deep` a filter before the call, not a join filter after it
-    ) c ON true
+    SELECT {newline.join(per_unit)}
+    FROM units
+    OFFSET 0  -- one call per unit, however many times `chain` is read below
 )
 SELECT {newline.join(outputs)}
 FROM chains{grouping}"""  # noqa: S608
@@ -664,7 +665,7 @@ FROM chains{grouping}"""  # noqa: S608
         """
         sql, params = self.to_sql()
         if not connection.in_atomic_block:
-            raise DefinitionError(["run a funnel inside transaction.atomic() and org_context()"])
+            raise OrgContextError("run a funnel inside transaction.atomic() and org_context()")
         milliseconds = max(1, _microseconds(timeout) // 1000)
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -676,7 +677,7 @@ FROM chains{grouping}"""  # noqa: S608
                 )
                 saved_timeout, saved_work_mem, has_org, has_function = cursor.fetchone()
                 if not has_org:
-                    raise DefinitionError(["run a funnel inside org_context()"])
+                    raise OrgContextError("run a funnel inside org_context()")
                 if not has_function:
                     cursor.execute(CHAIN_FUNCTIONS_SQL)
                 cursor.execute(

@@ -31,7 +31,7 @@ from journeys.funnels import (
     FunnelResult,
     FunnelTimeout,
 )
-from productgraph.tenancy.context import org_context
+from productgraph.tenancy.context import OrgContextError, org_context
 from tests.conftest import Tenant
 from tests.journeys.funnel_reference import RefStep, bucket_key, reference_funnel
 
@@ -566,7 +566,7 @@ def test_to_sql_reads_only_the_project_and_range_with_the_chain_function():
         r"WHERE e\.project_id = %s\s+AND e\.timestamp >= %s\s+AND e\.timestamp < %s", sql
     )
     assert "pg_temp.productgraph_funnel_chain(" in sql
-    assert "GROUP BY GROUPING SETS ((bd), ())" in sql
+    assert "GROUP BY GROUPING SETS ((bd[chain[2]::integer]), ())" in sql
 
 
 def test_to_sql_adds_an_event_type_filter_only_when_every_matcher_implies_one():
@@ -673,6 +673,10 @@ def test_unknown_unit_date_range_and_breakdown_are_errors():
     assert errors_of(breakdown="") == ["breakdown: must be an event key (a non-empty string)"]
 
 
+def test_a_window_past_the_calendar_is_an_error():
+    assert errors_of(window=timedelta(days=999_999_999)) == ["window: too long for date_to"]
+
+
 def test_every_problem_is_reported_at_once():
     errors = errors_of(steps=[[PAGE_VIEW]], unit="device", window=timedelta(0))
     assert len(errors) == 3
@@ -696,7 +700,7 @@ def test_funnel_in_acme_context_sees_nothing_of_globex_project(acme, globex):
 
 
 def test_run_needs_an_org_context(acme):
-    with transaction.atomic(), pytest.raises(DefinitionError, match="org_context"):
+    with transaction.atomic(), pytest.raises(OrgContextError, match="org_context"):
         query_for(acme, [[PAGE_VIEW], [CLICK]]).run()
 
 
