@@ -15,8 +15,11 @@ and the SQL compiler (funnels) implement the same semantics, pinned here:
 from __future__ import annotations
 
 import json
+import math
 import re
+import warnings
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from ingestion.catalog import BY_KEY
@@ -26,6 +29,8 @@ _STRING_OPS = {"prefix", "contains", "regex"}
 _NUMBER_OPS = {"gt", "gte", "lt", "lte"}
 MAX_CONDITIONS_DEPTH = 5
 MAX_FIELD_LENGTH = 255
+_REGEX_TOKENS = re.compile(r"\\.|[^\\]", re.S)
+_REGEX_LOOKAROUND = {":", "=", "!"}
 
 
 class DefinitionError(ValueError):
@@ -40,8 +45,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_finite_number(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
+
+
 def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | bool | int | float)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | bool | int)
 
 
 def validate_conditions(conditions: Any, path: str, depth: int = 0) -> list[str]:
@@ -91,12 +102,9 @@ def _validate_condition(condition: dict, path: str) -> list[str]:
         if kind not in ("string", "attribute"):
             return [f"{path}: '{op}' applies to text fields; {field} is a number"]
         if op == "regex":
-            try:
-                re.compile(value)
-            except re.error as exc:
-                return [f"{path}.value: bad regex: {exc}"]
+            return _regex_problems(value, f"{path}.value")
     elif op in _NUMBER_OPS:
-        if not _is_number(value):
+        if not _is_finite_number(value):
             return [f"{path}.value: '{op}' takes a number"]
         if kind not in ("integer", "number", "attribute"):
             return [f"{path}: '{op}' applies to number fields; {field} is text"]
@@ -115,6 +123,62 @@ def _validate_condition(condition: dict, path: str) -> list[str]:
         if problem:
             errors.append(problem)
     return errors
+
+
+def _regex_problems(pattern: str, path: str) -> list[str]:
+    try:
+        with warnings.catch_warnings():  # "possible nested set": reported below instead
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(pattern)
+    except re.error as exc:
+        return [f"{path}: bad regex: {exc}"]
+    except (OverflowError, RecursionError):
+        return [f"{path}: bad regex: too large or too deeply nested"]
+    unportable = _regex_unportable(pattern)
+    if unportable:
+        return [
+            f"{path}: bad regex: {unportable} is not supported (use the syntax common to "
+            "Python and PostgreSQL)"
+        ]
+    return []
+
+
+def _regex_unportable(pattern: str) -> str | None:
+    """The first construct Python accepts but PostgreSQL rejects or reads differently.
+
+    Checked on tokens (an escape is one token): `\\b`/`\\B` (backspace / backslash in
+    PostgreSQL), `\\N{...}`, inline groups other than `(?:`, lookarounds and leading
+    `(?i)`/`(?x)` flags (named groups, comments, scoped flags, conditionals, atomic
+    groups), `{,n}`, possessive quantifiers, POSIX classes inside brackets.
+    """
+    pieces = _REGEX_TOKENS.findall(pattern)
+    class_body = -1  # index of the first piece inside an open bracket expression, or -1
+    for index, piece in enumerate(pieces):
+        following = "".join(pieces[index + 1 : index + 3])
+        if piece in ("\\b", "\\B", "\\N"):
+            return f"'{piece}'"
+        if class_body >= 0:
+            if piece == "[" and following[:1] in (":", ".", "="):
+                return "a POSIX class like '[[:alpha:]]'"
+            if piece == "^" and index == class_body:
+                class_body += 1  # a negated class: `]` right after `[^` is still literal
+            elif piece == "]" and index > class_body:
+                class_body = -1
+            continue
+        if piece == "[":
+            class_body = index + 1
+        elif piece == "(" and following[:1] == "?":
+            rest = "".join(pieces[index + 2 : index + 12])
+            if rest[:1] in _REGEX_LOOKAROUND or rest[:2] in ("<=", "<!"):
+                continue
+            if index == 0 and re.match(r"[ix]+\)", rest):
+                continue
+            return f"'(?{rest[:3]}'"
+        elif piece == "{" and following[:1] == ",":
+            return "'{,n}'"
+        elif piece in ("*", "+", "?", "}") and following[:1] == "+":
+            return "a possessive quantifier"
+    return None
 
 
 def _type_problem(kind: str, value: Any, path: str, field: str) -> str | None:
@@ -219,6 +283,10 @@ def _column_sql(column: str, op: str, value: Any, params: list[Any]) -> str:
         params.append(value)
         return f"({column} <> %s)"
     if op == "in":
+        if all(_is_number(item) for item in value):
+            # One array type whatever the mix of ints and floats (psycopg refuses mixed lists).
+            params.append([Decimal(repr(item)) for item in value])
+            return f"({column} = ANY(%s::numeric[]))"
         params.append(list(value))
         return f"({column} = ANY(%s))"
     if op == "prefix":

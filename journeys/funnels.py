@@ -697,6 +697,10 @@ FROM chains{grouping}"""  # noqa: S608
                 raise FunnelTimeout(
                     [f"the funnel took longer than {timeout}; narrow the date range or steps"]
                 ) from exc
+            if isinstance(exc.__cause__, psycopg.errors.InvalidRegularExpression):
+                # Validation rejects the syntax PostgreSQL reads differently; this is the
+                # backstop for anything it missed: the caller's mistake, not a 5xx.
+                raise DefinitionError([f"bad regex: {exc.__cause__}"]) from exc
             raise
         return self._result(rows)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -62,6 +64,11 @@ conditions: st.SearchStrategy = st.deferred(
             lambda values: {"field": "event.type", "op": "in", "value": values},
             st.lists(st.sampled_from(["page.view", "error", "ui.click"]), min_size=1, max_size=2),
         ),
+        st.builds(  # ints and floats mixed: one numeric array in SQL
+            lambda field, values: {"field": field, "op": "in", "value": values},
+            st.sampled_from(["api.status_code", "n"]),
+            st.lists(st.sampled_from([200, 500.0, 404, 3, 3.5]), min_size=1, max_size=3),
+        ),
         st.builds(lambda items: {"any": items}, st.lists(conditions, min_size=1, max_size=3)),
         st.lists(conditions, min_size=1, max_size=3),
     )
@@ -89,3 +96,30 @@ def test_sql_and_python_select_the_same_events(client, acme, condition):
             )
             got = sorted(row[0] for row in cursor.fetchall())
     assert got == expected, (condition, sql, params)
+
+
+def test_regex_syntax_postgresql_reads_differently_is_rejected():
+    for pattern in [r"(?P<n>x)", r"\bhome", r"x{,2}", r"[[:alpha:]]", r"(?i:a)", r"a++", r"(?>a)"]:
+        errors = validate_conditions({"field": "page.path", "op": "regex", "value": pattern}, "c")
+        assert errors and "bad regex" in errors[0], pattern
+    for pattern in [r"^/checkout/\d+$", r"(?i)^/home", r"(?:a|b)+", r"(?<=/)x", r"\++", r"[]a]"]:
+        assert not validate_conditions(
+            {"field": "page.path", "op": "regex", "value": pattern}, "c"
+        ), pattern
+
+
+def test_portable_regexes_mean_the_same_in_postgresql(db):
+    subjects = ["/home", "/HOME/x", "a+b", "]a", "/checkout/12", "x/y"]
+    for pattern in [r"^/checkout/\d+$", r"(?i)^/home", r"(?:a|b)\+", r"(?<=/)x", r"\++", r"[]a]"]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s FROM unnest(%s::text[]) s WHERE s ~ %s ORDER BY s", [subjects, pattern]
+            )
+            got = [row[0] for row in cursor.fetchall()]
+        assert got == sorted(s for s in subjects if re.search(pattern, s)), pattern
+
+
+def test_non_finite_numbers_are_not_values():
+    for value in [float("inf"), float("nan")]:
+        assert validate_conditions({"field": "n", "op": "gt", "value": value}, "c")
+        assert validate_conditions({"field": "n", "op": "in", "value": [1, value]}, "c")
