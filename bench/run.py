@@ -35,7 +35,7 @@ from bench.server import (
     local_postmaster,
 )
 from bench.sessions import CELERY_APP_NAME, SessionWatch, phase_sessions
-from sessions.services import touched_key
+from sessions.services import touched_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS = "config.settings.production"
@@ -397,7 +397,7 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
             project_id=tenant.project_id,
             database_url=tenant.urls.runtime,
             redis_url=private_redis.url,
-            touched_key=touched_key(org_id=tenant.org_id, project_id=tenant.project_id),
+            touched_keys=touched_keys(org_id=tenant.org_id, project_id=tenant.project_id),
         )
         if celery is not None
         else None

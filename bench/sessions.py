@@ -128,7 +128,7 @@ class SessionWatch:
     project_id: int
     database_url: str  # the runtime role's: reads go through RLS like the app's
     redis_url: str
-    touched_key: str
+    touched_keys: list[str]
     probe_interval: float = 0.5
     interval: float = 0.5
     markers: list[Marker] = field(default_factory=list)
@@ -297,9 +297,11 @@ class SessionWatch:
             ).fetchall()
         self.celery_backends.update(pid for (pid,) in backends)
         pipeline = client.pipeline()
-        pipeline.scard(self.touched_key)
+        for key in self.touched_keys:
+            pipeline.scard(key)
         pipeline.llen(CELERY_QUEUE)
-        marks, queued = pipeline.execute()
+        *shard_marks, queued = pipeline.execute()
+        marks = sum(shard_marks)
         return Reading(
             at=at,
             folded=int(folded),

@@ -24,9 +24,10 @@ _RETRY = {
 
 
 @shared_task(name=services.FOLD_TASK, **_RETRY)
-def fold_touched_sessions(org_id: int, project_id: int) -> int:
-    """Fold the sessions ingestion marked for a project; reschedule if more are waiting."""
-    taken = services.sessions_take_touched(org_id=org_id, project_id=project_id, limit=FOLD_BATCH)
+def fold_touched_sessions(org_id: int, project_id: int, shard: int = 0) -> int:
+    """Fold the sessions ingestion marked in a project's shard; reschedule if more wait."""
+    where = {"org_id": org_id, "project_id": project_id, "shard": shard}
+    taken = services.sessions_take_touched(**where, limit=FOLD_BATCH)
     try:
         with transaction.atomic(), org_context(org_id):
             written = services.sessions_fold(
@@ -34,14 +35,12 @@ def fold_touched_sessions(org_id: int, project_id: int) -> int:
             )
     except Exception:
         services.sessions_remark(org_id=org_id, project_id=project_id, session_ids=taken)
-        services.sessions_release_schedule(org_id=org_id, project_id=project_id)
+        services.sessions_release_schedule(**where)
         raise
-    if services.sessions_release_schedule(org_id=org_id, project_id=project_id):
+    if services.sessions_release_schedule(**where):
         backlog = len(taken) == FOLD_BATCH
         services.sessions_schedule_fold(
-            org_id=org_id,
-            project_id=project_id,
-            countdown=0 if backlog else services.FOLD_DELAY_SECONDS,
+            **where, countdown=0 if backlog else services.FOLD_DELAY_SECONDS
         )
     return written
 

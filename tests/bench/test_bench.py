@@ -378,7 +378,7 @@ def test_drain_returns_the_first_reading_that_caught_up():
         project_id=1,
         database_url="postgresql:///unused",
         redis_url="unix:///unused",
-        touched_key="pg:sessions:touched:1:1",
+        touched_keys=["pg:sessions:touched:1:1:0"],
     )
     watch.readings += [_reading(9.0, 100), _reading(11.0, 150, marks=1), _reading(12.5, 150)]
     assert watch.drain(stored=150, since=10.0, bound=60.0) == 2.5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.test import Client
 
-from sessions.services import redis_client, touched_key
+from sessions.services import redis_client, touched_keys
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import event, post
 
@@ -12,15 +12,15 @@ from tests.ingestion.helpers import event, post
 def test_committed_events_mark_their_sessions_once(committed):
     acme = make_tenant("acme")
     redis = redis_client()
-    key = touched_key(acme.org.pk, acme.project.pk)
-    redis.delete(key)
+    keys = touched_keys(acme.org.pk, acme.project.pk)
+    redis.delete(*keys)
     batch = {
         "events": [event(event_id="1", session__id="s1"), event(event_id="2", session__id="s2")]
     }
     post(Client(), acme.ingest_key, batch)
     post(Client(), acme.ingest_key, {"events": [event(event_id="1", session__id="s1")]})
-    assert {member.decode() for member in redis.smembers(key)} == {"s1", "s2"}
-    redis.delete(key)
+    assert {member.decode() for member in redis.sunion(keys)} == {"s1", "s2"}
+    redis.delete(*keys)
 
 
 def test_a_rolled_back_request_marks_nothing(committed, monkeypatch):
@@ -28,8 +28,8 @@ def test_a_rolled_back_request_marks_nothing(committed, monkeypatch):
 
     acme = make_tenant("acme")
     redis = redis_client()
-    key = touched_key(acme.org.pk, acme.project.pk)
-    redis.delete(key)
+    keys = touched_keys(acme.org.pk, acme.project.pk)
+    redis.delete(*keys)
 
     def crash_after_ingest(*args, **kwargs):
         raise RuntimeError("crash after the write was queued, before the commit")
@@ -37,4 +37,4 @@ def test_a_rolled_back_request_marks_nothing(committed, monkeypatch):
     monkeypatch.setattr(views.logger, "info", crash_after_ingest)
     response = post(Client(raise_request_exception=False), acme.ingest_key, {"events": [event()]})
     assert response.status_code == 500
-    assert redis.scard(key) == 0
+    assert not redis.sunion(keys)

@@ -140,12 +140,35 @@ def test_five_concurrent_folds_leave_identical_rows(committed):
 
 
 def test_marks_are_taken_atomically_and_put_back_on_failure(acme):
-    key = services.touched_key(acme.org.pk, acme.project.pk)
+    where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
+    shard = services.session_shard("a")
+    same_shard = [s for s in (f"s{n}" for n in range(100)) if services.session_shard(s) == shard]
+    key = services.touched_key(acme.org.pk, acme.project.pk, shard)
     client = services.redis_client()
-    client.delete(key)
-    client.sadd(key, "a", "b", "c")
-    taken = services.sessions_take_touched(org_id=acme.org.pk, project_id=acme.project.pk, limit=2)
+    client.delete(*services.touched_keys(**where))
+    client.sadd(key, "a", *same_shard[:2])
+    taken = services.sessions_take_touched(**where, shard=shard, limit=2)
     assert len(taken) == 2 and client.scard(key) == 1
-    services.sessions_remark(org_id=acme.org.pk, project_id=acme.project.pk, session_ids=taken)
-    assert client.scard(key) == 3
+    services.sessions_remark(**where, session_ids=taken)
+    assert client.scard(key) == 3 and services.sessions_pending(**where) == 3
     client.delete(key)
+
+
+def test_marks_spread_over_shards_and_each_shard_schedules_one_fold(acme, monkeypatch):
+    where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
+    client = services.redis_client()
+    client.delete(*services.touched_keys(**where))
+    client.delete(*(services._scheduled_key(**where, shard=s) for s in range(services.FOLD_SHARDS)))
+    sent: list[tuple] = []
+    monkeypatch.setattr(services, "_send_fold", lambda *args: sent.append(args))
+    ids = [f"sess_{n}" for n in range(40)]
+    services.sessions_mark_touched(**where, session_ids=ids)
+    services.sessions_mark_touched(**where, session_ids=ids[:5])  # already scheduled
+    shards = {services.session_shard(s) for s in ids}
+    assert len(shards) == services.FOLD_SHARDS > 1
+    assert sorted(args[2] for args in sent) == sorted(shards)
+    for shard in shards:
+        members = {m.decode() for m in client.smembers(services.touched_key(**where, shard=shard))}
+        assert members == {s for s in ids if services.session_shard(s) == shard}
+    client.delete(*services.touched_keys(**where))
+    client.delete(*(services._scheduled_key(**where, shard=s) for s in range(services.FOLD_SHARDS)))
