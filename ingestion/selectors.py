@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -14,12 +14,29 @@ from ingestion.catalog import BY_KEY, FIELDS
 from ingestion.models import Event
 from sessions.sessionization import EventFacts
 
-_SESSION_EVENTS = """
-SELECT session_id, id, timestamp, event_type, sequence, page_path, page_referrer,
-       user_id, anonymous_id, user_agent, received_at
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_us(column: str) -> str:
+    """SQL for a timestamptz column as integer microseconds since the epoch.
+
+    Folds read tens of thousands of timestamps at a time; Django's timestamptz loader
+    parses each one from ISO text in Python (measured: 4 µs a value, a quarter of a
+    session fold), psycopg's integer loader is C, and `_from_epoch_us` costs ~0.3 µs.
+    """
+    return f"(extract(epoch FROM {column}) * 1000000)::bigint"
+
+
+def _from_epoch_us(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+_SESSION_EVENTS = f"""
+SELECT session_id, id, {_epoch_us("timestamp")}, event_type, sequence, page_path,
+       page_referrer, user_id, anonymous_id, user_agent, {_epoch_us("received_at")}
 FROM ingestion_event
 WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)
-"""
+"""  # noqa: S608 - constant column names
 
 
 def session_events(
@@ -27,14 +44,16 @@ def session_events(
 ) -> tuple[dict[str, list[EventFacts]], dict[str, datetime]]:
     """Return each session's events and the latest received_at among them."""
     events: dict[str, list[EventFacts]] = {}
-    received: dict[str, datetime] = {}
+    received: dict[str, int] = {}
     with connection.cursor() as cursor:
         cursor.execute(_SESSION_EVENTS, [org_id, project_id, list(session_ids)])
-        for session_id, *facts, received_at in cursor.fetchall():
-            events.setdefault(session_id, []).append(EventFacts(*facts))
-            if session_id not in received or received_at > received[session_id]:
+        for session_id, row_id, timestamp, *facts, received_at in cursor.fetchall():
+            events.setdefault(session_id, []).append(
+                EventFacts(row_id, _from_epoch_us(timestamp), *facts)
+            )
+            if received_at > received.get(session_id, -1):
                 received[session_id] = received_at
-    return events, received
+    return events, {session_id: _from_epoch_us(us) for session_id, us in received.items()}
 
 
 def sessions_with_events(
@@ -71,7 +90,7 @@ def session_event_rows(
     )
 
 
-_WIRE = [(field.key, field.column, field.kind in ("json", "object")) for field in FIELDS]
+_WIRE = [(field.key, field.column, field.kind) for field in FIELDS]
 
 
 def _json(value: Any) -> Any:
@@ -79,13 +98,24 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _select(column: str, kind: str) -> str:
+    return _epoch_us(column) if kind == "timestamp" else column
+
+
+def _load(value: Any, kind: str) -> Any:
+    if kind == "timestamp":
+        return _from_epoch_us(value)
+    return _json(value) if kind in ("json", "object") else value
+
+
 def event_as_wire_dict(
-    row: tuple, *, attributes: Any, wire: list[tuple[str, str, bool]] = _WIRE
+    row: tuple, *, attributes: Any, wire: Sequence[tuple[str, str, str]] = _WIRE
 ) -> dict[str, Any]:
-    """Turn a row of `wire` columns (+ attributes) into `{wire key: value}` for matching."""
+    """Turn a row of `wire` columns, selected with `_select`, (+ attributes) into
+    `{wire key: value}` for matching."""
     event = {
-        key: (_json(value) if is_json else value)
-        for (key, _, is_json), value in zip(wire, row, strict=True)
+        key: _load(value, kind)
+        for (key, _, kind), value in zip(wire, row, strict=True)
         if value is not None
     }
     if attributes is not None:
@@ -110,7 +140,7 @@ def session_event_dicts(
         keep = fields | {"session.id", "event.timestamp"}
         wire = [item for item in _WIRE if item[0] in keep]
     with_attributes = fields is None or any(key not in BY_KEY for key in fields)
-    columns = ", ".join(column for _, column, _ in wire)
+    columns = ", ".join(_select(column, kind) for _, column, kind in wire)
     query = (
         f"SELECT id, {'attributes' if with_attributes else 'NULL'}, {columns}"  # noqa: S608
         " FROM ingestion_event WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)"

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from journeys.conditions import matches
+from journeys.conditions import Predicate, compile_conditions
 from journeys.definitions import JourneyDefinition, Step
 
 Event = Mapping[str, Any]
@@ -46,14 +46,23 @@ class JourneyMatch:
     duration_ms: int
 
 
-def _step_matches(step: Step, key: str, event: Event) -> bool:
-    if event.get("gen_ai.journey.id") == key and event.get("gen_ai.journey.step.id") == step.id:
-        return True
-    return matches(step.match, event)
+def _step_predicate(step: Step, key: str) -> Predicate:
+    match = compile_conditions(step.match)
+
+    def step_matches(event: Event) -> bool:
+        if event.get("gen_ai.journey.id") == key and event.get("gen_ai.journey.step.id") == step.id:
+            return True
+        return match(event)
+
+    return step_matches
 
 
 def _assign(
-    steps: Sequence[Step], key: str, events: Sequence[Event], start: int, first: int
+    steps: Sequence[Step],
+    predicates: Sequence[Predicate],
+    events: Sequence[Event],
+    start: int,
+    first: int,
 ) -> list[tuple[int, int]]:
     """Best (step index, event position) pairs for steps >= `first`, events >= `start`.
 
@@ -67,10 +76,8 @@ def _assign(
             return []
         if (start, index) in memo:
             return memo[(start, index)]
-        step = steps[index]
-        position = next(
-            (p for p in range(start, len(events)) if _step_matches(step, key, events[p])), None
-        )
+        step, step_matches = steps[index], predicates[index]
+        position = next((p for p in range(start, len(events)) if step_matches(events[p])), None)
         if position is None:
             result = best(start, index + 1) if step.optional else []
         else:
@@ -97,18 +104,20 @@ def match_session(
     now: datetime,
 ) -> JourneyMatch | None:
     """Return the session's place in the journey, or None if it never entered."""
-    steps, key = definition.steps, definition.key
+    steps = definition.steps
+    predicates = [_step_predicate(step, definition.key) for step in steps]
     timeout = timedelta(minutes=definition.timeout_minutes)
     if definition.entry:
-        entry_at = next((p for p, e in enumerate(events) if matches(definition.entry, e)), None)
+        entry = compile_conditions(definition.entry)
+        entry_at = next((p for p, e in enumerate(events) if entry(e)), None)
         if entry_at is None:
             return None
-        assignment = _assign(steps, key, events, entry_at, 0)
+        assignment = _assign(steps, predicates, events, entry_at, 0)
     else:
-        entry_at = next((p for p, e in enumerate(events) if _step_matches(steps[0], key, e)), None)
+        entry_at = next((p for p, e in enumerate(events) if predicates[0](e)), None)
         if entry_at is None:
             return None
-        assignment = [(0, entry_at), *_assign(steps, key, events, entry_at + 1, 1)]
+        assignment = [(0, entry_at), *_assign(steps, predicates, events, entry_at + 1, 1)]
     entered_at: datetime = events[entry_at][TIMESTAMP]
     required = [index for index, step in enumerate(steps) if not step.optional]
     reached = {index for index, _ in assignment}
@@ -118,11 +127,10 @@ def match_session(
     if all(index in reached for index in required):
         last_required = max(p for index, p in assignment if index in required)
         converted_at = events[last_required][TIMESTAMP]
-    exit_at = (
-        next((e[TIMESTAMP] for e in events[entry_at:] if matches(definition.exit, e)), None)
-        if definition.exit
-        else None
-    )
+    exit_at = None
+    if definition.exit:
+        exit_matches = compile_conditions(definition.exit)
+        exit_at = next((e[TIMESTAMP] for e in events[entry_at:] if exit_matches(e)), None)
     if exit_at is not None and (converted_at is None or exit_at < converted_at):
         converted_at = exit_at
     last_index, last_id = -1, ""
