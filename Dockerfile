@@ -34,4 +34,4 @@ USER productgraph
 
 EXPOSE 8080
 
-CMD ["sh", "-c", "exec gunicorn productgraph.wsgi --bind 0.0.0.0:${PORT} --workers 2 --access-logfile - --graceful-timeout 10"]
+CMD ["sh", "-c", "exec gunicorn productgraph.wsgi --config python:config.gunicorn --bind 0.0.0.0:${PORT} --workers 2 --access-logfile - --graceful-timeout 10"]

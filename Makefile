@@ -26,7 +26,8 @@ run: install
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py seed_demo --port $(PORT)
 	@echo "Starting web (http://localhost:$(PORT)), worker and beat — Ctrl-C stops all three."
-	PATH="$(CURDIR)/$(BIN):$$PATH" DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/honcho start -f Procfile -p $(PORT)
+	rm -rf .data/metrics && mkdir -p .data/metrics
+	PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/.data/metrics" PATH="$(CURDIR)/$(BIN):$$PATH" DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/honcho start -f Procfile -p $(PORT)
 
 ## make test: lint, docs build and the whole suite against real PostgreSQL and Redis.
 test: install lint typecheck docs

@@ -127,6 +127,8 @@ class Gunicorn:
             "-m",
             "gunicorn",
             "productgraph.wsgi",
+            "--config",
+            "python:config.gunicorn",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",

@@ -34,6 +34,8 @@ class Settings:
     log_level: str
     log_format: str
     conn_max_age: int
+    metrics_token: str | None
+    prometheus_multiproc_dir: str | None
 
 
 def read() -> Settings:
@@ -51,4 +53,7 @@ def read() -> Settings:
         log_level=env.str("LOG_LEVEL", default="INFO").upper(),
         log_format=env.str("LOG_FORMAT", default="text"),
         conn_max_age=env.int("CONN_MAX_AGE", default=60),
+        metrics_token=env.str("METRICS_TOKEN", default="") or None,
+        # Also read by prometheus_client itself; config/gunicorn.py sets it for its workers.
+        prometheus_multiproc_dir=env.str("PROMETHEUS_MULTIPROC_DIR", default="") or None,
     )

@@ -19,6 +19,7 @@ from ingestion.validation import Project
 from orgs.authentication import ApiKeyAuthentication
 from orgs.selectors import project_get_cached
 from productgraph.api.errors import error_body
+from productgraph.metrics import ingest_observed
 
 MAX_USER_AGENT = 512
 logger = logging.getLogger(__name__)
@@ -113,4 +114,5 @@ class EventsView(APIView):
             result.duplicates,
             result.rejected,
         )
+        ingest_observed(result, body_bytes=len(raw))
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from orgs.graphql_auth import graphql_principal
-from productgraph import health
+from productgraph import health, metrics
 from productgraph.api import handlers
 from productgraph.graphql.view import GraphQLView
 from productgraph.schema import schema
@@ -13,6 +13,7 @@ from productgraph.schema import schema
 urlpatterns = [
     path("health", health.HealthView.as_view(), name="health"),
     path("ready", health.ReadyView.as_view(), name="ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path(

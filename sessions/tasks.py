@@ -9,6 +9,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from orgs.selectors import project_list
+from productgraph.metrics import fold_timer
 from productgraph.tenancy.context import org_context
 from sessions import services
 from sessions.selectors import sessions_stale
@@ -29,7 +30,7 @@ def fold_touched_sessions(org_id: int, project_id: int, shard: int = 0) -> int:
     where = {"org_id": org_id, "project_id": project_id, "shard": shard}
     taken = services.sessions_take_touched(**where, limit=FOLD_BATCH)
     try:
-        with transaction.atomic(), org_context(org_id):
+        with fold_timer(), transaction.atomic(), org_context(org_id):
             written = services.sessions_fold(
                 org_id=org_id, project_id=project_id, session_ids=taken
             )

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "productgraph.metrics.MetricsMiddleware",
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -99,7 +100,7 @@ MIDDLEWARE = [
 ]
 
 # Paths that answer without a database transaction (liveness, readiness, the API docs).
-TENANCY_EXEMPT_PATHS = ["/health", "/ready", "/api/schema/", "/api/docs/"]
+TENANCY_EXEMPT_PATHS = ["/health", "/ready", "/metrics", "/api/schema/", "/api/docs/"]
 
 ROOT_URLCONF = "productgraph.urls"
 WSGI_APPLICATION = "productgraph.wsgi.application"
@@ -208,6 +209,12 @@ CELERY_BEAT_SCHEDULE = {
     # Next months' event partitions exist well before their first event.
     "ingestion-ensure-partitions": {"task": "ingestion.ensure_partitions", "schedule": 6 * 3600.0},
 }
+
+# --- Metrics (operations.md#metrics) ---------------------------------------------------------
+# GET /metrics: with a token, only `Authorization: Bearer <token>`; without, loopback only.
+METRICS_TOKEN = ENV.metrics_token
+# Set: sum the samples every process wrote there (gunicorn workers); unset: this process's.
+PROMETHEUS_MULTIPROC_DIR = ENV.prometheus_multiproc_dir
 
 # --- Logging -------------------------------------------------------------------------------
 # Every request gets an id (the client's X-Request-ID if it sent one), returned in the

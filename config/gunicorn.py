@@ -1,0 +1,43 @@
+"""gunicorn settings: the Prometheus multiprocess directory of this server run.
+
+Loaded with `gunicorn --config python:config.gunicorn` (Procfile, Dockerfile, docker
+compose, `make bench`); the command line sets everything else.
+
+`prometheus_client` picks its storage when it is first imported, so the directory must be
+in the environment before any worker imports it: it is set here, in the master, when the
+config is read. Unset, a fresh temporary directory is created for this run and removed on
+exit, so no run ever adds a previous run's counters. Set (e.g. by `make run`, to share it
+with the Celery worker), it is used as given: whoever sets it empties it before the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_PREFIX = "productgraph-metrics-"
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_PREFIX)
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+def _created_here(directory: Path) -> bool:
+    # By name, not by a flag: gunicorn re-reads this file on SIGHUP, after the variable is set.
+    return directory.parent == Path(tempfile.gettempdir()) and directory.name.startswith(_PREFIX)
+
+
+def child_exit(server, worker) -> None:
+    """Drop the live-gauge files of a worker that exited (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    """Remove the run's directory if this file created it."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if _created_here(directory):
+        shutil.rmtree(directory, ignore_errors=True)
