@@ -83,9 +83,9 @@ def _renamed(urls: DatabaseUrls, database: str) -> DatabaseUrls:
     return replace(urls, runtime=rename(urls.runtime), owner=rename(urls.owner))
 
 
-def prepare(report=print) -> BenchTenant:
+def prepare(report=print, *, database: str | None = None) -> BenchTenant:
     """Recreate the bench database, migrate it as the owner, create the bench tenant."""
-    database = bench_database_name()
+    database = database or bench_database_name()
     urls = _renamed(settings.DATABASE_URLS, database)
     for alias in ("default", "owner"):
         connections[alias].close()
@@ -96,10 +96,16 @@ def prepare(report=print) -> BenchTenant:
     call_command("migrate", database="owner", interactive=False, verbosity=0)
     grant_runtime_privileges(urls, database=database)
     connections["owner"].close()
+    return tenant_create(database=database, urls=urls, slug=ORG_SLUG, public_id=PROJECT_PUBLIC_ID)
+
+
+def tenant_create(*, database: str, urls: DatabaseUrls, slug: str, public_id: str) -> BenchTenant:
+    """An organization and project (unthrottled, with the two journeys) and its ingest key,
+    in the database Django's connections point at."""
     with transaction.atomic():
-        org, _ = services.organization_create(slug=ORG_SLUG, name="Bench")
-        project, _ = services.project_create(org=org, name="Bench", public_id=PROJECT_PUBLIC_ID)
-        key = services.api_key_issue(project=project, kind="ingest", name="make bench").key
+        org, _ = services.organization_create(slug=slug, name=slug.title())
+        project, _ = services.project_create(org=org, name=slug.title(), public_id=public_id)
+        key = services.api_key_issue(project=project, kind="ingest", name=f"make {slug}").key
         with org_context(org.pk):
             Project.objects.filter(org_id=org.pk, pk=project.pk).update(
                 rate_limit_per_second=RATE_LIMIT_PER_SECOND

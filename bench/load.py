@@ -15,7 +15,14 @@ answered — the maximum rate. Paced (`--rate` events/s): the clients share a fi
 and latency is measured from each request's scheduled time, so a server that falls behind
 is charged for the queueing it causes (no coordinated omission).
 
-Prints one JSON object on stdout. Every loop is bounded by `--duration`.
+With `--retry` (the reliability runs, bench.soak and bench.chaos), a request that fails
+with a connection error, a 5xx or a 429 is sent again, the same bytes (same event ids),
+after its `Retry-After` (else a short backoff), until answered or `--retry-grace` s after
+the end; every attempt is counted, and `--ledger PATH` writes each request's event-id token
+and its outcome: `acked` (a 202), `lost` (some attempt got no answer: the server may have
+stored it) or `refused` (only error answers).
+
+Prints one JSON object on stdout. Every loop is bounded by `--duration` (and the grace).
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from typing import Any
 
 from bench.events import SESSION_TOKEN_BYTES, TOKEN_BYTES, batch_body, make_batches
 
+ACKED, LOST, REFUSED = "acked", "lost", "refused"
+
 _HEAD_END = b"\r\n\r\n"
 
 
@@ -47,6 +56,7 @@ class Connection:
         self.host, self.port, self.timeout = host, port, timeout
         self._sock: socket.socket | None = None
         self.connects = 0
+        self.headers: dict[str, str] = {}  # the last response's headers, names lowercased
 
     def close(self) -> None:
         """Close the socket (the next request opens a new one)."""
@@ -105,6 +115,7 @@ class Connection:
             headers["connection"] = "close"
         if headers.get("connection") == "close" or parts[0] == "HTTP/1.0":
             self.close()
+        self.headers = headers
         return status, body
 
 
@@ -122,6 +133,78 @@ class ClientResult:
     first_error: str = ""
     connects: int = 0
     stored: int = 0  # new events of every 202, warm-up included
+    # Every attempt, warm-up and retries included (--retry):
+    attempts: dict[str, int] = field(default_factory=dict)  # status (or "error") -> count
+    unhinted_5xx: int = 0  # 5xx answers without Retry-After
+    timeouts: int = 0  # attempts that hit the socket timeout
+    retries: int = 0
+    longest_attempt: float = 0.0
+    # (event-id token, outcome, events sent, indices the server rejected) per request
+    ledger: list[tuple[str, str, int, list[int]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Send a failed request again until `deadline` (perf_counter); wait as told, at most `cap`."""
+
+    deadline: float
+    cap: float = 10.0
+
+    @staticmethod
+    def retryable(status: int | None) -> bool:
+        """A connection error (None), a 5xx or a 429 is worth another attempt."""
+        return status is None or status >= 500 or status == 429
+
+    def wait(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds before attempt `attempt` + 1: Retry-After if given, else 0.1, 0.2 ... 2 s."""
+        try:
+            hinted = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            hinted = None
+        wanted = hinted if hinted is not None else min(2.0, 0.1 * 2 ** (attempt - 1))
+        return max(0.0, min(wanted, self.cap, self.deadline - time.perf_counter()))
+
+
+def deliver(
+    connection: Connection,
+    data: bytes,
+    *,
+    retry: RetryPolicy | None,
+    result: ClientResult,
+) -> tuple[tuple[int, bytes] | None, bool]:
+    """Send `data` (again, with `retry`, while it fails); return the last answer and whether
+    some attempt went unanswered (the server may have stored it). Counts every attempt."""
+    lost = False
+    attempt = 0
+    while True:
+        attempt += 1
+        started = time.perf_counter()
+        answer: tuple[int, bytes] | None
+        try:
+            answer = connection.request(data)
+        except OSError as exc:
+            answer, lost = None, True
+            result.transport_errors += 1
+            result.timeouts += isinstance(exc, TimeoutError)
+            result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
+        result.longest_attempt = max(result.longest_attempt, time.perf_counter() - started)
+        key = "error" if answer is None else str(answer[0])
+        result.attempts[key] = result.attempts.get(key, 0) + 1
+        hint = connection.headers.get("retry-after") if answer is not None else None
+        if answer is not None and answer[0] >= 500 and hint is None:
+            result.unhinted_5xx += 1
+        status = answer[0] if answer is not None else None
+        if retry is None or not retry.retryable(status) or time.perf_counter() >= retry.deadline:
+            return answer, lost
+        result.retries += 1
+        time.sleep(retry.wait(attempt, hint))
+
+
+def outcome(answer: tuple[int, bytes] | None, *, lost: bool) -> str:
+    """A request's outcome for the ledger: acked, lost (maybe stored) or refused."""
+    if answer is not None and answer[0] == 202:
+        return ACKED
+    return LOST if lost else REFUSED
 
 
 @dataclass(frozen=True)
@@ -169,10 +252,12 @@ def run_client(
     connection: Connection,
     plan: Plan,
     result: ClientResult,
+    retry: RetryPolicy | None = None,
 ) -> None:
     """Send requests until the plan's end; record what happened from `measure_from` on."""
     # 8 + 3 hex digits; + 9 for a request = len(TOKEN), + 7 for a pass = len(SESSION_TOKEN)
     prefix = f"{plan.run_token}{index:03x}"
+    sizes = [request.count(TOKEN_BYTES) for request in requests]
     sequence = 0
     next_at = plan.start + index * plan.interval / clients  # clients interleave evenly
     while True:
@@ -187,23 +272,25 @@ def run_client(
         elif now >= plan.end:
             break
         passes, position = divmod(sequence, len(requests))
+        token = f"{prefix}{sequence:09x}"
         data = (
             requests[position]
-            .replace(TOKEN_BYTES, f"{prefix}{sequence:09x}".encode())
+            .replace(TOKEN_BYTES, token.encode())
             .replace(SESSION_TOKEN_BYTES, f"{prefix}{passes:07x}".encode())
         )
         sequence += 1
         if not plan.interval:
             scheduled = time.perf_counter()
-        try:
-            status, body = connection.request(data)
-        except OSError as exc:
-            result.transport_errors += 1
-            result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
+        reply, lost = deliver(connection, data, retry=retry, result=result)
+        answer = json.loads(reply[1]) if reply is not None and reply[0] == 202 else {}
+        if retry is not None:
+            rejected = sorted({error["index"] for error in answer.get("errors", [])})
+            result.ledger.append((token, outcome(reply, lost=lost), sizes[position], rejected))
+        if reply is None:
             time.sleep(0.05)  # a refused or reset connection must not spin
             continue
+        status, body = reply
         finished = time.perf_counter()
-        answer = json.loads(body) if status == 202 else {}
         accepted = answer["accepted"] - answer["duplicates"] if answer else 0
         result.stored += accepted  # warm-up included: what the sessions must come to reflect
         if scheduled < plan.measure_from:
@@ -274,7 +361,34 @@ def summarize(
         "connections_opened": sum(result.connects for result in results),
         "events_stored_total": sum(result.stored for result in results),
         "load_cpu_cores": round(cpu_cores, 2),
+        **attempt_summary(results),
     }
+
+
+def attempt_summary(results: list[ClientResult]) -> dict[str, Any]:
+    """Every attempt of the run (warm-up and retries included), and the requests' outcomes."""
+    attempts: dict[str, int] = {}
+    outcomes = {ACKED: 0, LOST: 0, REFUSED: 0}
+    for result in results:
+        for status, count in result.attempts.items():
+            attempts[status] = attempts.get(status, 0) + count
+        for _, ending, _, _ in result.ledger:
+            outcomes[ending] += 1
+    return {
+        "attempts": attempts,
+        "unhinted_5xx": sum(result.unhinted_5xx for result in results),
+        "timeouts": sum(result.timeouts for result in results),
+        "retries": sum(result.retries for result in results),
+        "longest_attempt_s": round(max((r.longest_attempt for r in results), default=0.0), 3),
+        "outcomes": outcomes,
+    }
+
+
+def write_ledger(results: list[ClientResult], path: str) -> None:
+    """Write every request's (token, outcome, events, rejected indices) as JSON."""
+    rows = [entry for result in results for entry in result.ledger]
+    with open(path, "w") as handle:
+        json.dump({"requests": rows}, handle, separators=(",", ":"))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -303,6 +417,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         run_token=os.urandom(4).hex(),
     )
     results = [ClientResult() for _ in range(args.clients)]
+    retry = RetryPolicy(deadline=plan.end + args.retry_grace) if args.retry else None
     threads = [
         threading.Thread(
             target=run_client,
@@ -313,6 +428,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "connection": Connection(args.host, args.port, args.timeout),
                 "plan": plan,
                 "result": results[index],
+                "retry": retry,
             },
             daemon=True,
             name=f"client-{index}",
@@ -323,11 +439,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=args.warmup + args.duration + args.timeout + 5)
+        thread.join(timeout=args.warmup + args.duration + args.timeout + args.retry_grace + 5)
     cpu_cores = (time.process_time() - cpu_before) / (time.perf_counter() - start)
     summary = summarize(results, plan=plan, batches=batches, cpu_cores=cpu_cores)
     if args.rate:
         summary["target_events_per_s"] = args.rate
+    if args.ledger:
+        write_ledger(results, args.ledger)
     # The orchestrator matches its memory and CPU samples (time.monotonic) to this window.
     offset = time.monotonic() - time.perf_counter()
     summary["window_monotonic"] = [plan.measure_from + offset, plan.end + offset]
@@ -349,7 +467,28 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--rate", type=float, default=0.0, help="events/s in total; 0: max")
     cli.add_argument("--timeout", type=float, default=30.0, help="socket timeout, seconds")
     cli.add_argument("--seed", type=int, default=1)
+    cli.add_argument("--retry", action="store_true", help="resend failed requests (see above)")
+    cli.add_argument("--retry-grace", type=float, default=0.0, help="retry s after the end")
+    cli.add_argument("--ledger", default="", help="with --retry: write each request's outcome")
     return cli
+
+
+def command_line(*, port: int, key: str, project: str, **options: object) -> list[str]:
+    """The command that runs this module against a server, `options` as `--name=value`."""
+    flags = [
+        f"--{name.replace('_', '-')}" + ("" if value is True else f"={value}")
+        for name, value in options.items()
+        if value is not False
+    ]
+    return [
+        sys.executable,
+        "-m",
+        "bench.load",
+        f"--port={port}",
+        f"--key={key}",
+        f"--project={project}",
+        *flags,
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ import os
 import platform
 import secrets
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import redis
 from django.conf import settings
 
 from bench import ceiling, database, report
+from bench.load import command_line
 from bench.server import (
     CeleryWorker,
     Gunicorn,
@@ -91,19 +91,16 @@ def load(
     rate: float = 0.0,
 ) -> dict[str, Any]:
     """Run `python -m bench.load` once; return its summary."""
-    command = [
-        sys.executable,
-        "-m",
-        "bench.load",
-        f"--port={server.port}",
-        f"--key={tenant.ingest_key}",
-        f"--project={tenant.project_public_id}",
-        f"--batch={batch}",
-        f"--clients={clients}",
-        f"--duration={duration}",
-        f"--warmup={warmup}",
-        f"--rate={rate}",
-    ]
+    command = command_line(
+        port=server.port,
+        key=tenant.ingest_key,
+        project=tenant.project_public_id,
+        batch=batch,
+        clients=clients,
+        duration=duration,
+        warmup=warmup,
+        rate=rate,
+    )
     finished = subprocess.run(  # noqa: S603 - our own interpreter and module
         command,
         cwd=BASE_DIR,

@@ -96,8 +96,8 @@ class PrivateRedis:
                 time.sleep(0.05)
         raise RuntimeError("the bench's redis-server did not start")
 
-    def stop(self) -> None:
-        """Stop the server and remove its directory."""
+    def halt(self) -> None:
+        """Stop the server (its data is lost: no persistence); `start()` starts it again."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -105,6 +105,10 @@ class PrivateRedis:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+    def stop(self) -> None:
+        """Stop the server and remove its directory."""
+        self.halt()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -206,6 +210,8 @@ class CeleryWorker:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    app: str = "productgraph"  # bench.chaos_celery: the same app, a short visibility timeout
+    loglevel: str = "WARNING"
 
     def command(self) -> list[str]:
         """The command line, as production runs it (Procfile) but logging warnings only."""
@@ -214,12 +220,12 @@ class CeleryWorker:
             "-m",
             "celery",
             "-A",
-            "productgraph",
+            self.app,
             "worker",
             "--concurrency",
             str(self.concurrency),
             "--loglevel",
-            "WARNING",
+            self.loglevel,
             "--hostname",
             "bench@%h",
         ]
@@ -270,6 +276,27 @@ class CeleryWorker:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=5)
+
+
+@dataclass
+class CeleryBeat(CeleryWorker):
+    """`celery -A productgraph beat` (the production schedule), one process: `concurrency=0`,
+    started with `ready=lambda: True`; its schedule file lives next to its log."""
+
+    def command(self) -> list[str]:
+        """The command line, as production runs it (Procfile)."""
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            self.app,
+            "beat",
+            "--loglevel",
+            self.loglevel,
+            "--schedule",
+            str(self.log_path.with_suffix(".schedule")),
+        ]
 
 
 @dataclass(frozen=True)
