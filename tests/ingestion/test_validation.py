@@ -274,3 +274,50 @@ def test_org_id_is_ignored():
 )
 def test_text_postgresql_cannot_store_is_rejected_not_crashed(raw):
     assert problems(raw)
+
+
+def test_an_event_size_is_counted_in_utf8_bytes():
+    # Each field within its own limit; 36,100 three-byte characters: 108,300 bytes.
+    raw = event(
+        error__stack="€" * 21000,
+        ui__state__before="€" * 7000,
+        error__message="€" * 2700,
+        blob="€" * 5400,
+    )
+    [(field, message)] = problems(raw)
+    assert field is None and str(MAX_EVENT_BYTES) in message
+
+
+def test_a_number_beyond_any_double_is_an_error_not_a_crash():
+    assert problems(event(performance__cls=10**400)) == [
+        ("performance.cls", "must be a finite number")
+    ]
+    assert [f for f, _ in problems(event(api__duration_ms=10**400))] == ["api.duration_ms"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "stored"),
+    [
+        ("error.message", "€" * 2730, "€" * 2730),  # 8,190 bytes: within 8 KB
+        ("event.sequence", 3.0, 3),  # an integral float is an integer
+        ("performance.cls", 1, 1.0),
+        ("ui.scroll.position", 1, 1.0),
+    ],
+)
+def test_values_past_the_quick_checks_are_still_accepted(key, value, stored):
+    got = value_of(event(**{key.replace(".", "__"): value}), key)
+    assert got == stored and type(got) is type(stored)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("error.message", "€" * 2731),  # 8,193 bytes
+        ("ui.scroll.position", float("inf")),
+        ("performance.lcp_ms", float("nan")),
+        ("page.path", "/a\x00b"),
+        ("event.type", "page.View"),
+    ],
+)
+def test_values_the_quick_checks_pass_on_are_still_rejected(key, value):
+    assert [f for f, _ in problems(event(**{key.replace(".", "__"): value}))] == [key]
