@@ -129,11 +129,13 @@ def session_event_dicts(
     project_id: int,
     session_ids: Sequence[str],
     fields: set[str] | None = None,
+    where: tuple[str, list[Any]] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Each session's events as wire dicts, in session order; `_id` holds the row id.
 
     With `fields`, only those keys (plus session id and timestamp) are loaded: matching a
-    journey reads a handful of columns, not all 45.
+    journey reads a handful of columns, not all 45. `where` (SQL over the alias `e`, and
+    its parameters) keeps only the events it is true for.
     """
     wire = _WIRE
     if fields is not None:
@@ -141,14 +143,17 @@ def session_event_dicts(
         wire = [item for item in _WIRE if item[0] in keep]
     with_attributes = fields is None or any(key not in BY_KEY for key in fields)
     columns = ", ".join(_select(column, kind) for _, column, kind in wire)
+    condition, condition_params = where if where is not None else ("TRUE", [])
     query = (
         f"SELECT id, {'attributes' if with_attributes else 'NULL'}, {columns}"  # noqa: S608
-        " FROM ingestion_event WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)"
+        " FROM ingestion_event e"
+        " WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)"
+        f" AND {condition}"
         " ORDER BY session_id, timestamp, sequence ASC NULLS LAST, id"
     )
     sessions: dict[str, list[dict[str, Any]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(query, [org_id, project_id, list(session_ids)])
+        cursor.execute(query, [org_id, project_id, list(session_ids), *condition_params])
         for row_id, attributes, *row in cursor.fetchall():
             event = event_as_wire_dict(tuple(row), attributes=attributes, wire=wire)
             event["_id"] = row_id

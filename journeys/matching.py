@@ -102,8 +102,13 @@ def match_session(
     *,
     session_active: bool,
     now: datetime,
+    last_event_at: datetime | None = None,
 ) -> JourneyMatch | None:
-    """Return the session's place in the journey, or None if it never entered."""
+    """Return the session's place in the journey, or None if it never entered.
+
+    `events` may leave out events that match no condition of the journey, if
+    `last_event_at` gives the session's last event time.
+    """
     steps = definition.steps
     predicates = [_step_predicate(step, definition.key) for step in steps]
     timeout = timedelta(minutes=definition.timeout_minutes)
@@ -149,7 +154,8 @@ def match_session(
             _ms(converted_at - entered_at),
         )
     stalled = any(later - earlier > timeout for earlier, later in pairwise(progress_times))
-    last_event_at: datetime = events[-1][TIMESTAMP]
+    if last_event_at is None:
+        last_event_at = events[-1][TIMESTAMP]
     if (
         stalled
         or converted_at is not None  # converted too late

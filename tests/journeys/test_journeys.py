@@ -109,3 +109,68 @@ def test_admin_shows_a_funnel_chart_and_rejects_bad_definitions(staff_client, cl
     assert "unknown op &#x27;like&#x27;" in bad.content.decode()
     with transaction.atomic(), org_context(acme.org.pk):
         assert not Journey.objects.filter(key="broken").exists()
+
+
+def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(acme, capsys):
+    """The fold reads only events some condition matches; the answer is the one over all."""
+    from datetime import UTC, datetime
+
+    from bench.database import JOURNEYS, journey_steps
+    from ingestion.selectors import session_event_dicts
+    from journeys.matching import match_session
+    from journeys.services import definition_of
+    from sessions.models import Session
+
+    with transaction.atomic(), org_context(acme.org.pk):
+        journeys = [
+            journey_save(project=acme.project, key=key, name=name, steps=journey_steps(steps))
+            for key, name, steps in JOURNEYS
+        ]
+        journeys.append(  # an entry, an exit and a tag-matched step
+            journey_save(
+                project=acme.project,
+                key="tagged",
+                name="Tagged",
+                entry=[{"field": "event.type", "op": "eq", "value": "page.view"}],
+                exit=[{"field": "event.type", "op": "eq", "value": "error"}],
+                steps=[
+                    {
+                        "id": "signup",
+                        "match": [{"field": "ui.action", "op": "eq", "value": "submit"}],
+                    }
+                ],
+            )
+        )
+    call_command(
+        "generate_events", "--project", acme.project.public_id, "--sessions", "150", "--days", "2"
+    )
+    call_command("aggregate_sessions")
+    capsys.readouterr()
+    now = datetime.now(UTC)
+    with transaction.atomic(), org_context(acme.org.pk):
+        sessions = {s.session_id: s for s in Session.objects.filter(project=acme.project)}
+        events = session_event_dicts(
+            org_id=acme.org.pk, project_id=acme.project.pk, session_ids=list(sessions)
+        )
+        stored = {
+            (r.journey_id, r.session_id): (r.status, r.last_step_index, r.duration_ms)
+            for r in SessionJourney.objects.filter(project=acme.project)
+        }
+    expected = {}
+    for journey in journeys:
+        definition = definition_of(journey)
+        for session_id, session in sessions.items():
+            found = match_session(
+                definition, events[session_id], session_active=session.is_active, now=now
+            )
+            if found is not None:
+                expected[(journey.pk, session_id)] = (
+                    found.status,
+                    found.last_step_index,
+                    found.duration_ms,
+                )
+    assert len(expected) > 100 and {status for status, _, _ in expected.values()} >= {
+        "converted",
+        "bounced",
+    }
+    assert stored == expected
