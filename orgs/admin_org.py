@@ -52,7 +52,12 @@ class AdminOrgMiddleware:
 def switch_org(request):
     """Make the posted org the one this staff member acts as; log the switch."""
     raw = request.POST.get("org_id", "")
-    org = Organization.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    # isascii(): `"²".isdigit()` is true, and int("²") raises.
+    org = (
+        Organization.objects.filter(pk=int(raw)).first()
+        if raw.isascii() and raw.isdigit()
+        else None
+    )
     previous = admin_org_id(request)
     if org is None:
         request.session.pop(SESSION_KEY, None)

@@ -13,6 +13,7 @@ The org is entered through `request.org_scope`, once, before any resolver runs.
 
 from __future__ import annotations
 
+from django.core.validators import slug_re
 from django.http import HttpRequest
 
 from orgs.authentication import (
@@ -72,7 +73,8 @@ def _member_principal(request: HttpRequest) -> Principal:
     if not slug:
         # Only introspection may run without an org (the view checks); it sees no rows.
         return Principal(org_id=None, project_ids=frozenset(), can_write=False, by_key=False)
-    org = organization_get(slug=slug)
+    # Not slug-shaped (a NUL byte would even fail the query): the answer of an unknown slug.
+    org = organization_get(slug=slug) if slug_re.match(slug) else None
     if org is None:
         raise _not_a_member()
     # Memberships are under RLS: read the user's role inside the org. When there is none

@@ -63,7 +63,7 @@ class ProjectType(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info: Any, id: str) -> Project | None:
-        return project_load(info, int(id)) if id.isdigit() else None
+        return project_load(info, int(id)) if id.isascii() and id.isdigit() else None
 
 
 class ProjectQueries(graphene.ObjectType):

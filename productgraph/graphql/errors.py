@@ -69,9 +69,10 @@ class RequestRefused(Exception):
         return JsonResponse(body, status=self.status)
 
 
-def is_database_error(error: GraphQLError) -> bool:
+def is_database_error(error: Exception) -> bool:
     """True when a resolver failed on a database error (the transaction needs a rollback)."""
-    return isinstance(error.original_error, DatabaseError)
+    # graphene also reports plain exceptions (not GraphQLError) in a result's errors.
+    return isinstance(getattr(error, "original_error", None), DatabaseError)
 
 
 def format_error(error: Exception) -> dict[str, Any]:

@@ -13,11 +13,17 @@ import graphene
 from graphene import relay
 from graphql_relay import from_global_id
 
+MAX_ID_DIGITS = 19  # a PostgreSQL bigint
+
 
 def _resolve_node(root: Any, info: Any, id: str) -> Any:
     try:
         type_name, raw_id = from_global_id(id)
     except (ValueError, TypeError):
+        return None
+    # Every node of this schema is keyed by a bigint primary key. `str.isdigit()` alone
+    # also accepts "²" or "٣", which `int()` refuses or reads as another number.
+    if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= MAX_ID_DIGITS):
         return None
     named = info.schema.get_type(type_name) if type_name else None
     graphene_type = getattr(named, "graphene_type", None)

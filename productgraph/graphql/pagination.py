@@ -23,6 +23,8 @@ from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# A real cursor is well under 200 characters; anything longer is not one of ours.
+MAX_CURSOR_LENGTH = 1000
 
 T = TypeVar("T")
 Position = tuple[Any, ...]
@@ -79,13 +81,15 @@ def decode_cursor(cursor: str | None, kind: str, shape: Sequence[str]) -> Positi
     """Return the position a cursor holds, None for no cursor; `invalid_cursor` otherwise."""
     if cursor is None:
         return None
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise _invalid_cursor()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         tag, *values = json.loads(raw)
         if tag != kind or len(values) != len(shape):
             raise ValueError("another list's cursor")
         return tuple(_parse(value, part) for value, part in zip(values, shape, strict=True))
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, RecursionError):
         raise _invalid_cursor() from None
 
 

@@ -28,6 +28,8 @@ from graphql import (
     ExecutionResult,
     FieldNode,
     GraphQLError,
+    StringValueNode,
+    ValidationRule,
     get_operation_ast,
     parse,
     specified_rules,
@@ -44,6 +46,9 @@ from productgraph.graphql.errors import (
 from productgraph.graphql.limits import QueryDepthLimit
 
 Authenticate = Callable[[HttpRequest], Principal]
+UNSTORABLE_TEXT = (
+    "Strings must be valid Unicode without NUL characters (PostgreSQL cannot store them)."
+)
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -75,6 +80,57 @@ def _introspection_only(query: str | None, operation_name: str | None) -> bool:
     )
 
 
+def _storable(text: str) -> bool:
+    """True when PostgreSQL can store and compare `text`: no NUL, no lone surrogate."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")  # fails on a lone surrogate only
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_params(query: Any, variables: Any, operation_name: Any) -> None:
+    """Refuse request parameters of the wrong JSON type, and strings PostgreSQL would refuse.
+
+    Without this, a list as `variables` or a number as `query` reached graphql-core as a
+    TypeError (a 500), and a NUL character or a lone surrogate in any string argument reached
+    PostgreSQL as a DataError (`internal_error`, with the request's transaction aborted).
+    """
+    if query is not None and not isinstance(query, str):
+        raise RequestRefused(400, ErrorCode.INVALID_REQUEST, "query must be a string.")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestRefused(400, ErrorCode.INVALID_REQUEST, "variables must be a JSON object.")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestRefused(400, ErrorCode.INVALID_REQUEST, "operationName must be a string.")
+    pending: list[Any] = [query, variables]
+    while pending:  # iterative: variables may be nested as deep as JSON decoding allowed
+        value = pending.pop()
+        if isinstance(value, str):
+            if not _storable(value):
+                raise RequestRefused(400, ErrorCode.INVALID_REQUEST, UNSTORABLE_TEXT)
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+class UnstorableStrings(ValidationRule):
+    """Refuse string literals (escapes decoded) that PostgreSQL cannot store or compare."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        if not _storable(node.value):
+            self.report_error(
+                GraphQLError(
+                    UNSTORABLE_TEXT, node, extensions={"code": str(ErrorCode.INVALID_REQUEST)}
+                )
+            )
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class GraphQLView(GrapheneGraphQLView):
     """graphene-django's view with this project's authentication, limits and errors."""
@@ -83,7 +139,9 @@ class GraphQLView(GrapheneGraphQLView):
     authenticate: Authenticate | None = None
 
     def __init__(self, *, authenticate: Authenticate, **kwargs: Any) -> None:
-        super().__init__(validation_rules=(*specified_rules, QueryDepthLimit), **kwargs)
+        super().__init__(
+            validation_rules=(*specified_rules, QueryDepthLimit, UnstorableStrings), **kwargs
+        )
         self.authenticate = authenticate
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -124,7 +182,8 @@ class GraphQLView(GrapheneGraphQLView):
             if reason is not None:
                 raise RequestRefused(403, ErrorCode.FORBIDDEN, f"CSRF check failed: {reason}")
         data = self.parse_body(request)
-        query, _, operation_name, _ = self.get_graphql_params(request, data)
+        query, variables, operation_name, _ = self.get_graphql_params(request, data)
+        _check_params(query, variables, operation_name)
         if principal.org_id is None and not _introspection_only(query, operation_name):
             raise RequestRefused(
                 400,
@@ -135,6 +194,14 @@ class GraphQLView(GrapheneGraphQLView):
         request.graphql_principal = principal  # type: ignore[attr-defined]
         result, status_code = self.get_response(request, data)
         return HttpResponse(status=status_code, content=result, content_type="application/json")
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return super().parse_body(request)
+        except RecursionError:  # graphene catches only TypeError / ValueError
+            raise RequestRefused(
+                400, ErrorCode.INVALID_REQUEST, "The body is nested too deeply."
+            ) from None
 
     def get_context(self, request: HttpRequest) -> GraphQLContext:
         return GraphQLContext(request=request, principal=request.graphql_principal)  # type: ignore[attr-defined]

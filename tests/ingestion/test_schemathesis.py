@@ -1,4 +1,9 @@
-"""Contract fuzzing of the REST API from its own OpenAPI document (schemathesis)."""
+"""Contract fuzzing of the REST API from its own OpenAPI document (schemathesis).
+
+Beyond "no 5xx" and the schema's own statuses, content types and bodies, every 4xx must be
+the one documented error envelope, `{"error": {"code", "message"}}`, with a code that
+docs/reference/api.md lists for that status.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,18 @@ from schemathesis.specs.openapi.checks import (
 
 from productgraph.wsgi import application
 
+# docs/reference/api.md, "Checks, in order", plus the kernel's JSON 404 handler.
+DOCUMENTED_CODES = {
+    400: {"invalid_json", "invalid_body", "batch_too_large", "invalid_request"},
+    401: {"missing_api_key", "invalid_api_key"},
+    403: {"forbidden"},
+    404: {"not_found"},
+    405: {"method_not_allowed"},
+    413: {"payload_too_large"},
+    415: {"unsupported_media_type"},
+    429: {"rate_limited"},
+}
+
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 
@@ -27,6 +44,22 @@ def keep_the_test_connection():
     yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
+
+
+@schemathesis.check
+def client_errors_use_the_envelope(ctx, response, case) -> None:
+    """Every 4xx is `{"error": {"code", "message"}}` with a code documented for its status."""
+    if not 400 <= response.status_code < 500:
+        return
+    body = response.json()
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert isinstance(error, dict) and set(error) == {"code", "message"}, body
+    assert isinstance(error["message"], str) and error["message"], body
+    assert error["code"] in DOCUMENTED_CODES.get(response.status_code, set()), (
+        response.status_code,
+        body,
+    )
 
 
 @schema.parametrize()
@@ -43,5 +76,6 @@ def test_api_never_answers_5xx_nor_breaks_its_schema(case, acme):
             status_code_conformance,
             content_type_conformance,
             response_schema_conformance,
+            client_errors_use_the_envelope,
         ],
     )
