@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from config.env import ENV
+from config.settings.base import ENV
 from productgraph.embedded.services import postgres_settings
 
 GB = 1024**3
