@@ -53,3 +53,9 @@ clean: stop
 ## make bench: gunicorn (production settings) under load vs a raw COPY; docs/performance.md.
 bench: install
 	$(BIN)/python -m bench
+
+## make audit: known vulnerabilities of the installed packages (PyPI's advisory data; needs the
+## network, so `make test` does not run it). Fails when a package cannot be audited.
+.PHONY: audit
+audit: install
+	$(BIN)/pip-audit --local --skip-editable --strict --desc on --progress-spinner off

@@ -48,26 +48,34 @@ def read_limited(stream: IO[bytes]) -> bytes:
 
 
 def gunzip_limited(data: bytes) -> bytes:
-    """Decompress gzip without ever holding more than MAX_BODY_BYTES + one chunk."""
-    inflater = zlib.decompressobj(wbits=31)
+    """Decompress gzip without ever holding more than MAX_BODY_BYTES + one chunk.
+
+    Every member is decoded (RFC 1952 allows several, as `cat a.gz b.gz` makes); bytes after
+    the last member that are not gzip are a corrupt body, never silently dropped.
+    """
     out = bytearray()
+    rest = data
     try:
-        chunk = inflater.decompress(data, _CHUNK)
         while True:
-            out += chunk
+            inflater = zlib.decompressobj(wbits=31)
+            chunk = inflater.decompress(rest, _CHUNK)
+            while True:
+                out += chunk
+                if len(out) > MAX_BODY_BYTES:
+                    raise too_large()
+                if not inflater.unconsumed_tail:
+                    break
+                chunk = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+            out += inflater.flush()
             if len(out) > MAX_BODY_BYTES:
                 raise too_large()
-            if not inflater.unconsumed_tail:
-                break
-            chunk = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
-        out += inflater.flush()
+            if not inflater.eof:
+                raise BodyError(400, IngestionErrorCode.INVALID_JSON, "The gzip body is truncated.")
+            rest = inflater.unused_data
+            if not rest:
+                return bytes(out)
     except zlib.error as exc:
         raise BodyError(400, IngestionErrorCode.INVALID_JSON, "The gzip body is corrupt.") from exc
-    if len(out) > MAX_BODY_BYTES:
-        raise too_large()
-    if not inflater.eof:
-        raise BodyError(400, IngestionErrorCode.INVALID_JSON, "The gzip body is truncated.")
-    return bytes(out)
 
 
 def check_content_type(content_type: str) -> None:
