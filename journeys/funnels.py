@@ -75,7 +75,8 @@ _EXCLUSION_KEYS = frozenset({"match", "from_step", "to_step"})
 
 CHAIN_FUNCTION = "pg_temp.productgraph_funnel_chain"
 _CHAIN_SIGNATURE = (
-    f"{CHAIN_FUNCTION}(bigint[], integer[], integer[], integer, bigint, integer[], integer[])"
+    f"{CHAIN_FUNCTION}(timestamptz[], integer[], integer[], integer, interval,"
+    " integer[], integer[])"
 )
 
 # Temporary functions: no migration, one definition per connection, and nothing for another
@@ -139,15 +140,17 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION pg_temp.productgraph_funnel_chain(
-    ts bigint[], masks integer[], xmasks integer[], n_steps integer, win bigint,
+    ts timestamptz[], masks integer[], xmasks integer[], n_steps integer, win interval,
     x_from integer[], x_to integer[]
 ) RETURNS bigint[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $fn$
--- One unit's events, ordered by (timestamp, event_id): `ts` in microseconds, `masks` (bit
+-- One unit's events, ordered by (timestamp, event_id): `ts`, `masks` (bit
 -- j - 1: matches step j; step 1 only inside the date range), `xmasks` (bit e - 1: matches
 -- exclusion e, from step x_from[e] to step x_to[e]). Returns ARRAY[k, o, t1, ..., tk]: the
 -- maximal chain length k, the ordinal o of the counted chain's e1 among the step-1 events,
--- and the counted chain's timestamps (ARRAY[0] when no chain starts in the date range).
+-- and the counted chain's timestamps in microseconds since the epoch (ARRAY[0] when no
+-- chain starts in the date range). Timestamps stay timestamptz up to there: an epoch
+-- conversion per candidate event cost ~0.5 s of numeric arithmetic on 1.2 million rows.
 DECLARE
     reached integer := 0;
     first_ordinal integer := 0;
@@ -168,7 +171,7 @@ DECLARE
     dirty integer;
     ok boolean;
     moved boolean;
-    bound bigint;
+    bound timestamptz;
 BEGIN
     FOR k IN 1..n_steps LOOP
         lo[k] := CASE WHEN k = 1 THEN 1 ELSE lo[k - 1] END;
@@ -257,7 +260,7 @@ BEGIN
     END IF;
     result := ARRAY[reached, 0];
     FOR j IN 1..reached LOOP
-        result[j + 2] := ts[best[j]];
+        result[j + 2] := (EXTRACT(EPOCH FROM ts[best[j]]) * 1000000)::bigint;
     END LOOP;
     -- e1: the smallest event id of the first group leaving a matching for the group's
     -- other steps (events of a group are in event_id order).
@@ -571,7 +574,7 @@ class FunnelQuery:
         columns = [
             f"{unit} AS unit",
             'e.event_id COLLATE "C" AS eid',
-            "(EXTRACT(EPOCH FROM e.timestamp) * 1000000)::bigint AS us",
+            "e.timestamp AS at",
             f"{self._steps_mask_sql(params)} AS mask",
         ]
         if exclusions:
@@ -598,9 +601,9 @@ class FunnelQuery:
             masks += f" | {self._exclusions_mask_sql(params)}"
         where.append(f"({masks}) <> 0")
 
-        order = "ORDER BY us, eid"
+        order = "ORDER BY at, eid"
         aggregates = [
-            f"array_agg(us {order}) AS ts",
+            f"array_agg(at {order}) AS ts",
             f"array_agg(mask {order}) AS masks",
             f"array_agg(xmask {order}) AS xmasks" if exclusions else "NULL::integer[] AS xmasks",
             "bit_or(mask) AS seen",
@@ -609,7 +612,7 @@ class FunnelQuery:
             aggregates.append(f"array_agg(bd {order}) FILTER (WHERE mask & 1 <> 0) AS bd")
         params += [
             len(steps),
-            _microseconds(window),
+            window,
             [exclusion.from_step for exclusion in exclusions],
             [exclusion.to_step for exclusion in exclusions],
         ]

@@ -551,7 +551,7 @@ def test_to_sql_passes_every_value_as_a_parameter():
         datetime(2026, 1, 1, tzinfo=UTC),
         datetime(2026, 2, 1, 0, 45, tzinfo=UTC),  # date_to + window
     ]
-    assert params[-4:] == [3, 45 * 60 * 1_000_000, [1], [3]]
+    assert params[-4:] == [3, timedelta(minutes=45), [1], [3]]
 
 
 def test_to_sql_is_pure_and_deterministic():
@@ -589,7 +589,7 @@ def test_to_sql_selects_user_units_with_their_fallback():
     )
     sql, params = query.to_sql()
     assert "COALESCE(NULLIF(e.user_id, ''), NULLIF(e.anonymous_id, '')) IS NOT NULL" in sql
-    assert 14 * 86_400 * 1_000_000 in params  # the user default window
+    assert timedelta(days=14) in params  # the user default window
 
 
 # --- validation -----------------------------------------------------------------------------
