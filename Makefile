@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8080
 export PORT
 
-.PHONY: run test install lint typecheck docs bench stop clean
+.PHONY: run test install lint typecheck docs bench soak chaos stop clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ProductGraph needs Python 3.11"'
@@ -53,6 +53,14 @@ clean: stop
 ## make bench: gunicorn (production settings) under load vs a raw COPY; docs/performance.md.
 bench: install
 	$(BIN)/python -m bench
+
+## make soak: 10 minutes at half the max rate with retries: nothing lost, memory flat, sessions caught up.
+soak: install
+	$(BIN)/python -m bench.soak
+
+## make chaos: PostgreSQL restarted, Redis stopped, a worker killed, a lost response; nothing lost.
+chaos: install
+	$(BIN)/python -m bench.chaos
 
 ## make audit: known vulnerabilities of the installed packages (PyPI's advisory data; needs the
 ## network, so `make test` does not run it). Fails when a package cannot be audited.

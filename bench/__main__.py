@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+from bench.reliability import parser as options_parser
+
 # The option, its environment variable, its type, its default and what it does.
 OPTIONS: tuple[tuple[str, str, type, str, str], ...] = (
     ("duration", "BENCH_DURATION", float, "20", "measured seconds of each phase"),
@@ -46,22 +48,14 @@ def cpus() -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The command line; each option defaults to its environment variable."""
-    cli = argparse.ArgumentParser(
-        prog="python -m bench",
-        description="Benchmark POST /v1/events on gunicorn against a raw COPY ceiling, and the "
+    return options_parser(
+        "python -m bench",
+        "Benchmark POST /v1/events on gunicorn against a raw COPY ceiling, and the "
         "Celery worker's session lag and fold throughput under that load.",
+        OPTIONS,
         epilog="Also read: BENCH_DATABASE (default <database>_bench), "
         "BENCH_KEEP_DATABASE (1: keep the bench database after the run).",
     )
-    for name, variable, kind, default, text in OPTIONS:
-        value = os.environ.get(variable, default)
-        cli.add_argument(
-            f"--{name}",
-            type=kind,
-            default=kind(value) if value else None,
-            help=f"{text} [{variable}, default {default or 'see text'}]",
-        )
-    return cli
 
 
 def command_line(argv: list[str]) -> str:

@@ -73,35 +73,25 @@ class PrivatePostgres:
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr[-2000:]}")
 
+    def _pg_ctl(self, action: str, *options: str, timeout: float) -> None:
+        done = self._run(
+            _bin("pg_ctl"), "-D", str(self.directory), *options, "-w", "-t", str(int(timeout)),
+            action, timeout=timeout + 10,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"pg_ctl {action} failed: {done.stderr[-2000:]}; see {self.log_path}"
+            )
+
     def start(self, timeout: float = 60) -> None:
         """Start the server and wait until it accepts connections."""
         options = f"-h '' -k {self.directory} -p {PORT}"
-        done = self._run(
-            _bin("pg_ctl"),
-            "-D", str(self.directory),
-            "-l", str(self.log_path),
-            "-o", options,
-            "-w", "-t", str(int(timeout)),
-            "start",
-            timeout=timeout + 10,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"pg_ctl start failed: {done.stderr[-2000:]}; see {self.log_path}")
+        self._pg_ctl("start", "-l", str(self.log_path), "-o", options, timeout=timeout)
 
     def stop(self, mode: str = "fast", timeout: float = 60) -> None:
         """Stop the server (`fast`: roll back open transactions, disconnect everyone)."""
-        if not self.running():
-            return
-        done = self._run(
-            _bin("pg_ctl"),
-            "-D", str(self.directory),
-            "-m", mode,
-            "-w", "-t", str(int(timeout)),
-            "stop",
-            timeout=timeout + 10,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"pg_ctl stop failed: {done.stderr[-2000:]}")
+        if self.running():
+            self._pg_ctl("stop", "-m", mode, timeout=timeout)
 
     def running(self) -> bool:
         """Whether a server runs on this data directory."""

@@ -35,9 +35,11 @@ SECTIONS = ("soak", "chaos")
 Option = tuple[str, str, type, str, str]
 
 
-def parser(prog: str, description: str, options: tuple[Option, ...]) -> argparse.ArgumentParser:
+def parser(
+    prog: str, description: str, options: tuple[Option, ...], epilog: str | None = None
+) -> argparse.ArgumentParser:
     """A command line whose options default to their environment variables."""
-    cli = argparse.ArgumentParser(prog=prog, description=description)
+    cli = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
     for name, variable, kind, default, text in options:
         value = os.environ.get(variable, default)
         cli.add_argument(

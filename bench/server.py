@@ -48,6 +48,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def terminate(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """SIGTERM a child process if it runs; SIGKILL it if it lingers past `timeout` s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 @dataclass
 class PrivateRedis:
     """A throw-away redis-server on a unix socket; `url` once started."""
@@ -98,13 +109,7 @@ class PrivateRedis:
 
     def halt(self) -> None:
         """Stop the server (its data is lost: no persistence); `start()` starts it again."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        terminate(self.process)
 
     def stop(self) -> None:
         """Stop the server and remove its directory."""
@@ -215,12 +220,11 @@ class CeleryWorker:
 
     def command(self) -> list[str]:
         """The command line, as production runs it (Procfile) but logging warnings only."""
+        return [sys.executable, "-m", "celery", "-A", self.app, *self.arguments()]
+
+    def arguments(self) -> list[str]:
+        """The `celery` subcommand and its options."""
         return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            self.app,
             "worker",
             "--concurrency",
             str(self.concurrency),
@@ -283,14 +287,9 @@ class CeleryBeat(CeleryWorker):
     """`celery -A productgraph beat` (the production schedule), one process: `concurrency=0`,
     started with `ready=lambda: True`; its schedule file lives next to its log."""
 
-    def command(self) -> list[str]:
-        """The command line, as production runs it (Procfile)."""
+    def arguments(self) -> list[str]:
+        """`beat` and its options, as production runs it (Procfile)."""
         return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            self.app,
             "beat",
             "--loglevel",
             self.loglevel,

@@ -24,7 +24,14 @@ from bench.database import BenchTenant
 from bench.load import command_line
 from bench.reliability import TOKEN_LENGTH
 from bench.run import BASE_DIR, _consuming, server_env
-from bench.server import CeleryBeat, CeleryWorker, Gunicorn, PrivateRedis, free_port
+from bench.server import (
+    CeleryBeat,
+    CeleryWorker,
+    Gunicorn,
+    PrivateRedis,
+    free_port,
+    terminate,
+)
 from ingestion.models import Event
 from productgraph.tenancy.context import org_context
 from sessions import services
@@ -162,13 +169,7 @@ class LoadRun:
 
     def stop(self) -> None:
         """Stop the generator if it still runs (idempotent)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        terminate(self.process)
 
 
 def stored_per_token(tenant: BenchTenant) -> tuple[dict[str, int], int, int]:
