@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -33,6 +32,8 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|
 # Timestamps before this are typos or zero values, not analytics events.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _encode = msgspec.json.Encoder().encode
+_convert = msgspec.convert
+_astuple = msgspec.structs.astuple
 
 
 @dataclass(frozen=True)
@@ -142,53 +143,6 @@ def parse_timestamp(value: Any, received_at: datetime) -> tuple[datetime | None,
     return parsed, None
 
 
-_SLOW = object()  # "not certainly valid": the exact check decides and names the problem
-
-
-def _fast_check(field: Field) -> Callable[[Any], Any]:
-    """A check that returns the value to store when it is certainly valid, else `_SLOW`.
-
-    Only for events whose whole serialization has no NUL and no lone surrogate (one check
-    per event), so strings need only their type, length and choices checked here. The
-    exact checks above stay the only source of error messages. Measured on generated
-    1,000-event batches: validation 25-30 -> 13-15 us per event.
-    """
-    low = field.minimum if field.minimum is not None else -math.inf
-    high = field.maximum if field.maximum is not None else math.inf
-    if field.kind == "string":
-        shortest, longest = field.min_length, field.max_length or math.inf
-        if field.max_bytes is not None:  # a character is at most 4 bytes in UTF-8
-            longest = min(longest, field.max_bytes // 4)
-        allowed = frozenset(field.choices) if field.choices is not None else None
-
-        def string(value: Any) -> Any:
-            if (
-                type(value) is str
-                and shortest <= len(value) <= longest
-                and (allowed is None or value in allowed)
-            ):
-                return value
-            return _SLOW
-
-        return string
-    if field.kind == "integer":
-        return lambda value: value if type(value) is int and low <= value <= high else _SLOW
-    if field.kind == "number":
-
-        def number(value: Any) -> Any:
-            kind = type(value)
-            finite = (kind is float and value - value == 0.0) or (  # not inf, not NaN
-                kind is int and -_DOUBLE_MAX <= value <= _DOUBLE_MAX
-            )
-            return float(value) if finite and low <= value <= high else _SLOW
-
-        return number
-    return lambda value: _SLOW  # timestamps and JSON: always the exact check
-
-
-_DOUBLE_MAX = 2**1023
-
-
 _CHECKS = {
     "string": _check_string,
     "integer": _check_number,
@@ -215,7 +169,102 @@ _SESSION_ID = FIELDS.index(BY_KEY["session.id"])
 _TIMESTAMP = FIELDS.index(BY_KEY["event.timestamp"])
 _POSITION = {field.key: position for position, field in enumerate(FIELDS)}
 _RESERVED = frozenset(BY_KEY) | frozenset(PROJECT_KEYS) | frozenset(IGNORED_KEYS)
-_FAST = [_fast_check(field) for field in FIELDS]
+_REQUIRED_POSITIONS = tuple(FIELDS.index(field) for field in REQUIRED)
+_NUMBER_POSITIONS = tuple(i for i, field in enumerate(FIELDS) if field.kind == "number")
+_JSON_POSITIONS = tuple(i for i, field in enumerate(FIELDS) if field.kind in ("json", "object"))
+
+
+def _quick_type(field: Field) -> Any:
+    """The msgspec type a value of `field` certainly valid has (narrower than the rules)."""
+    if field.kind == "string":
+        if field.choices is not None:
+            return Literal[field.choices]  # type: ignore[valid-type]
+        longest = field.max_length
+        if field.max_bytes is not None:  # a character is at most 4 bytes in UTF-8
+            longest = min(longest or field.max_bytes, field.max_bytes // 4)
+        return Annotated[str, msgspec.Meta(min_length=field.min_length, max_length=longest)]
+    if field.kind in ("integer", "number"):
+        base: type = int if field.kind == "integer" else float
+        bounds = {
+            name: base(limit)
+            for name, limit in (("ge", field.minimum), ("le", field.maximum))
+            if limit is not None
+        }
+        return Annotated[base, msgspec.Meta(**bounds)] if bounds else base
+    if field.kind == "timestamp":
+        return str  # parsed by parse_timestamp
+    return Any  # JSON: serialized and measured by _check_json
+
+
+# The quick path: one msgspec conversion (C) checks every catalog key's type, length,
+# choices and bounds at once; unknown keys are ignored (they are the attributes).
+_QuickEvent = msgspec.defstruct(
+    "QuickEvent",
+    [
+        (field.column, _quick_type(field) | None, msgspec.field(default=None, name=field.key))
+        for field in FIELDS
+    ],
+)
+
+
+def _quick_values(raw: dict[str, Any], received_at: datetime) -> list[Any] | None:
+    """The values to store when the event is certainly valid, else None (not sure).
+
+    Only for events whose serialization has no NUL and no lone surrogate. Measured on
+    generated 1,000-event batches: validation 25-30 -> 8-10 us per event. The exact
+    checks stay the only source of error messages: anything not sure goes through them.
+    """
+    try:
+        values = list(_astuple(_convert(raw, _QuickEvent)))
+    except msgspec.ValidationError:
+        return None
+    for position in _REQUIRED_POSITIONS:
+        if values[position] is None:
+            return None
+    for position in _NUMBER_POSITIONS:
+        value = values[position]
+        if value is not None and value - value != 0.0:  # infinity or NaN
+            return None
+    values[_TIMESTAMP], problem = parse_timestamp(values[_TIMESTAMP], received_at)
+    if problem:
+        return None
+    for position in _JSON_POSITIONS:
+        if values[position] is not None:
+            values[position], problem = _check_json(FIELDS[position], values[position])
+            if problem:
+                return None
+    return values
+
+
+def _exact_values(
+    index: int, raw: dict[str, Any], received_at: datetime, errors: list[EventError]
+) -> tuple[list[Any], dict[str, Any]]:
+    """Check every key of the event; add each problem to `errors`; return values, extras."""
+    for field in REQUIRED:
+        if raw.get(field.key) is None:
+            errors.append(EventError(index, field.key, "is required"))
+    # One pass over the keys the event has (not over all 45 fields): -13 % per batch.
+    values: list[Any] = [None] * len(FIELDS)
+    field_errors: list[tuple[int, EventError]] = []
+    extra: dict[str, Any] = {}
+    for key, value in raw.items():
+        position = _POSITION.get(key)
+        if position is None:
+            if key not in _RESERVED:
+                extra[key] = value
+            continue
+        if value is None:
+            continue
+        field = FIELDS[position]
+        if field.kind == "timestamp":
+            checked, problem = parse_timestamp(value, received_at)
+        else:
+            checked, problem = _CHECKS[field.kind](field, value)
+        if problem:
+            field_errors.append((position, EventError(index, field.key, problem)))
+        values[position] = checked
+    errors.extend(error for _, error in sorted(field_errors, key=lambda item: item[0]))
+    return values, extra
 
 
 def validate_event(
@@ -237,35 +286,13 @@ def validate_event(
         return None, [
             EventError(index, None, f"the event is {size} bytes; at most {MAX_EVENT_BYTES}")
         ]
-    for field in REQUIRED:
-        if raw.get(field.key) is None:
-            errors.append(EventError(index, field.key, "is required"))
-    # One pass over the keys the event has (not over all 45 fields): -13 % per batch.
-    values: list[Any] = [None] * len(FIELDS)
-    field_errors: list[tuple[int, EventError]] = []
-    extra: dict[str, Any] = {}
-    for key, value in raw.items():
-        position = _POSITION.get(key)
-        if position is None:
-            if key not in _RESERVED:
-                extra[key] = value
-            continue
-        if value is None:
-            continue
-        if clean:
-            checked = _FAST[position](value)
-            if checked is not _SLOW:
-                values[position] = checked
-                continue
-        field = FIELDS[position]
-        if field.kind == "timestamp":
-            checked, problem = parse_timestamp(value, received_at)
-        else:
-            checked, problem = _CHECKS[field.kind](field, value)
-        if problem:
-            field_errors.append((position, EventError(index, field.key, problem)))
-        values[position] = checked
-    errors.extend(error for _, error in sorted(field_errors, key=lambda item: item[0]))
+    quick = _quick_values(raw, received_at) if clean else None
+    if quick is not None:
+        values = quick
+        extra_keys = raw.keys() - _RESERVED
+        extra = {key: raw[key] for key in raw if key in extra_keys} if extra_keys else {}
+    else:
+        values, extra = _exact_values(index, raw, received_at, errors)
     for key in PROJECT_KEYS:
         claimed = raw.get(key)
         if claimed is not None and claimed not in (project.public_id, project.slug):

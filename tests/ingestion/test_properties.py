@@ -67,3 +67,33 @@ def test_valid_events_are_stored_field_for_field(client, acme, batch):
                 assert json.dumps(got, sort_keys=True) == json.dumps(raw[field.key], sort_keys=True)
             else:
                 assert got == _expected(field, raw[field.key]), field.key
+
+
+def _anything_for(field) -> st.SearchStrategy:
+    """Valid, invalid and borderline values of a field, and values of other kinds."""
+    return st.one_of(
+        st.from_type(type(None)),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(),
+        st.text(max_size=30),
+        st.sampled_from(["", "0", "page.view", "2026-01-15T10:30:00Z", "€" * 3000]),
+        invalid_value_for(field),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(events(), st.lists(st.sampled_from(FIELDS), max_size=3), st.data())
+def test_the_quick_path_never_disagrees_with_the_exact_checks(raw, fields, data):
+    """Where the one-conversion quick path answers, the exact checks give the same values."""
+    from ingestion.validation import _exact_values, _quick_values
+
+    for field in fields:
+        raw[field.key] = data.draw(_anything_for(field))
+    quick = _quick_values(raw, NOW)
+    errors: list = []
+    exact, _ = _exact_values(0, raw, NOW, errors)
+    if quick is not None:
+        assert errors == []
+        assert quick == exact
+        assert [type(value) for value in quick] == [type(value) for value in exact]
