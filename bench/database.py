@@ -74,7 +74,10 @@ def bench_database_name() -> str:
     return os.environ.get("BENCH_DATABASE") or f"{default_database(settings.DATABASE_URLS)}_bench"
 
 
-def _renamed(urls: DatabaseUrls, database: str) -> DatabaseUrls:
+def database_urls(database: str) -> DatabaseUrls:
+    """The configured URLs (same server, same roles), pointed at `database`."""
+    urls = settings.DATABASE_URLS
+
     def rename(url: str) -> str:
         return with_credentials(
             url, user=url_user(url), password=url_password(url), database=database
@@ -83,14 +86,19 @@ def _renamed(urls: DatabaseUrls, database: str) -> DatabaseUrls:
     return replace(urls, runtime=rename(urls.runtime), owner=rename(urls.owner))
 
 
-def prepare(report=print, *, database: str | None = None) -> BenchTenant:
-    """Recreate the bench database, migrate it as the owner, create the bench tenant."""
-    database = database or bench_database_name()
-    urls = _renamed(settings.DATABASE_URLS, database)
+def attach(database: str) -> None:
+    """Point Django's connections (the runtime role's and the owner's) at `database`."""
     for alias in ("default", "owner"):
         connections[alias].close()
         connections[alias].settings_dict["NAME"] = database
         settings.DATABASES[alias]["NAME"] = database
+
+
+def prepare(report=print, *, database: str | None = None) -> BenchTenant:
+    """Recreate the bench database, migrate it as the owner, create the bench tenant."""
+    database = database or bench_database_name()
+    urls = database_urls(database)
+    attach(database)
     provision_roles_and_database(urls, database=database, recreate=True, report=report)
     grant_runtime_privileges(urls, database=database)
     call_command("migrate", database="owner", interactive=False, verbosity=0)

@@ -11,6 +11,8 @@ RATIO_TARGET = 0.50
 P99_TARGET_MS = 100.0
 MEMORY_GROWTH_TARGET_PCT = 5.0
 LAG_TARGET_S = 10.0  # bench.sessions.LAG_TARGET_S (no Django, no app import here)
+FUNNEL_TARGET_S = 1.0  # bench.funnel.TARGET_SECONDS (funnel.json's `target_s` wins)
+REFRESH_TARGET_S = 30.0  # bench.journeys.TARGET_SECONDS (journeys.json's `target_s` wins)
 
 
 def dump(results: dict[str, Any], path: Path) -> None:
@@ -526,13 +528,271 @@ def _soak_section(soak_results: dict[str, Any], *, carried: bool) -> list[str]:
     return [*lines, *_table(rows), ""]
 
 
+def _load_averages(machine: dict[str, Any]) -> str:
+    before = " / ".join(str(value) for value in machine["load_average_before"])
+    after = machine.get("load_average_after")
+    return f"before the run {before}" + (
+        f", after it {' / '.join(str(value) for value in after)}" if after else ""
+    )
+
+
+def _machine_line(machine: dict[str, Any]) -> str:
+    return (
+        f"{machine['cpus']} CPUs ({machine['cpu_model']}), {machine['ram_gib']} GiB RAM, "
+        f"Linux {machine['kernel']}; load average (1 / 5 / 15 min) {_load_averages(machine)}"
+    )
+
+
+def _run_lines(run: dict[str, Any]) -> list[str]:
+    """Machine, command and dataset of a `bench.funnel` / `bench.journeys` run."""
+    data = run["dataset"]
+    return [
+        f"- **Machine:** {_machine_line(run['machine'])}; PostgreSQL "
+        f"{run['machine']['postgresql']}",
+        f"- **Command:** `{run['command']}` — {run['date']}, commit {run['commit']}",
+        f"- **Data:** `{data['database']}`, {data['events']:,} events in {data['sessions']:,} "
+        f"generated visits over the {data['days']} days before {data['end'][:10]} (seed "
+        f"{data['seed']}), {data['table_size']} of event partitions, loaded in "
+        f"{data['load_seconds']:,.0f} s",
+    ]
+
+
+def _step_label(conditions: list[dict[str, Any]]) -> str:
+    """`page.view /cart`, `page.view /products/…`: a funnel step's conditions, shortly."""
+    parts = []
+    for condition in conditions:
+        value = str(condition.get("value"))
+        if condition.get("op") == "prefix":
+            value += "…"
+        elif condition.get("op") != "eq":
+            value = f"{condition.get('field')} {condition.get('op')} {value}"
+        parts.append(value)
+    return " ".join(parts)
+
+
+def _funnel_rows(funnels: list[dict[str, Any]], target: float) -> list[list[str]]:
+    header = ["Funnel", "Steps", "Cold, s", "Warm runs, s", "Best warm, s", "Median warm, s"]
+    rows = [[*header, f"≤ {target:g} s warm", "Sessions reaching each step"]]
+    rows += [
+        [
+            f"`{funnel['name']}` ({funnel.get('unit', 'session')})",
+            " → ".join(_step_label(step) for step in funnel.get("steps", [])),
+            f"{funnel['cold_s']:.2f}",
+            ", ".join(f"{value:.2f}" for value in funnel["warm_s"]),
+            f"{funnel['best_s']:.2f}",
+            f"{funnel['median_s']:.2f}",
+            _verdict(funnel["meets_target"]),
+            funnel.get("funnel", ""),
+        ]
+        for funnel in funnels
+    ]
+    return rows
+
+
+def funnel_targets(funnel: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The issue's funnel target, from `.data/bench/funnel.json` (None: not run)."""
+    target = "5-step session funnel over 30 days on 10 million events ≤ 1 s warm"
+    if not funnel or not funnel.get("funnels"):
+        return [{"target": target, "measured": "not run (python -m bench.funnel)", "passed": None}]
+    slowest = max(funnel["funnels"], key=lambda entry: entry["best_s"])
+    return [
+        {
+            "target": target,
+            "measured": f"slowest: `{slowest['name']}`, best warm {slowest['best_s']:.2f} s, "
+            f"median {slowest['median_s']:.2f} s ({funnel['dataset']['events']:,} events)",
+            "passed": all(entry["meets_target"] for entry in funnel["funnels"]),
+        }
+    ]
+
+
+def _funnel_lines(funnel: dict[str, Any] | None) -> list[str]:
+    """The "Funnels on 10 million events" section of docs/performance.md."""
+    if not funnel:
+        return []
+    target = funnel.get("target_s", FUNNEL_TARGET_S)
+    lines = [
+        "## Funnels on 10 million events",
+        "",
+        *_run_lines(funnel),
+        "",
+        *_table(_funnel_rows(funnel["funnels"], target)),
+        "",
+    ]
+    suggested = funnel.get("suggested_index")
+    if suggested:
+        lines += [
+            f"With an index the migrations do not create, built in {suggested['build_s']:,.0f} s:"
+            f" `{suggested['ddl']}`",
+            "",
+            *_table(_funnel_rows(suggested["funnels"], target)),
+            "",
+        ]
+    return lines
+
+
+def journeys_targets(journeys: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The journey refresh target and the fold throughput figure, from journeys.json."""
+    target = "journey refresh over 100,000 sessions ≤ 30 s (`journeys_refresh_project`)"
+    figure = "aggregation throughput: events folded per second (`sessions_fold`, one process)"
+    if not journeys:
+        return [
+            {"target": target, "measured": "not run (python -m bench.journeys)", "passed": None},
+            {"target": figure, "measured": "not run (python -m bench.journeys)", "passed": None},
+        ]
+    limit = journeys.get("target_s", REFRESH_TARGET_S)
+    runs = journeys["refresh"]
+    fold = journeys["fold"]
+    fold_cpu = _cpu_total(fold)
+    return [
+        {
+            "target": target,
+            "measured": ", ".join(
+                f"{run['run']} {run['seconds']:.1f} s"
+                + ("" if _cpu_total(run) is None else f" ({_cpu_total(run):.1f} CPU-s)")
+                for run in runs
+            )
+            + f" ({journeys['dataset']['sessions']:,} sessions)",
+            "passed": max(run["seconds"] for run in runs) <= limit,
+        },
+        {
+            "target": figure,
+            "measured": f"{fold['events_per_s']:,.0f} events/s"
+            + ("" if not fold_cpu else f", {fold['events'] / fold_cpu:,.0f} per CPU-s")
+            + f" ({fold['sessions']:,} sessions, {fold['events']:,} events in "
+            f"{fold['seconds']:,.1f} s)",
+            "passed": None,
+            "figure": True,
+        },
+    ]
+
+
+def _cpu_total(step: dict[str, Any]) -> float | None:
+    """CPU seconds of the bench process and its PostgreSQL backend, if both were measured."""
+    cpu = step.get("cpu_s") or {}
+    if cpu.get("client") is None or cpu.get("postgres") is None:
+        return None
+    return float(cpu["client"] + cpu["postgres"])
+
+
+def _load_change(step: dict[str, Any]) -> str:
+    return f"{step['load_average_before'][0]} → {step['load_average_after'][0]}"
+
+
+def _step_cpu(step: dict[str, Any]) -> str:
+    cpu = step.get("cpu_s") or {}
+    return " / ".join(
+        "—" if cpu.get(part) is None else f"{cpu[part]:,.1f}" for part in ("client", "postgres")
+    )
+
+
+_STATUSES = ("converted", "dropped", "bounced", "abandoned", "pending")
+
+
+def _journeys_lines(journeys: dict[str, Any] | None) -> list[str]:
+    """The "Journey refresh over 100,000 sessions" section of docs/performance.md."""
+    if not journeys:
+        return []
+    fold, beat, metrics = journeys["fold"], journeys["refresh_org"], journeys["metrics_only"]
+    limit = journeys.get("target_s", REFRESH_TARGET_S)
+    steps = [
+        [
+            "Step",
+            "Seconds",
+            "CPU s: this process / its PostgreSQL",
+            "Throughput / rows",
+            f"≤ {limit:g} s",
+            "Load average (1 min)",
+        ],
+        [
+            f"fold every session, {fold['batch']} per transaction (`sessions_fold`, "
+            "journeys matched too)",
+            f"{fold['seconds']:,.1f} (listing {fold['list_s']:.1f})",
+            _step_cpu(fold),
+            f"{fold['events_per_s']:,.0f} events/s, {fold['sessions_per_s']:,.0f} sessions/s",
+            "",
+            _load_change(fold),
+        ],
+        [
+            "beat: `journeys.refresh_org` (pending sessions re-matched, every metric)",
+            f"{beat['seconds']:.2f}",
+            _step_cpu(beat),
+            f"{beat['pending_rows']:,} pending rows, {beat['rows_rematched']:,} re-matched",
+            "",
+            _load_change(beat),
+        ],
+        *[
+            [
+                f"`journeys_refresh_project`, {run['run']} run (every session re-matched, "
+                "then metrics)",
+                f"{run['seconds']:.1f}",
+                _step_cpu(run),
+                f"{run['rows_written']:,} journey rows written",
+                _verdict(run["seconds"] <= limit),
+                _load_change(run),
+            ]
+            for run in journeys["refresh"]
+        ],
+        [
+            "metrics alone (`journeys_refresh_project(rematch=False)`)",
+            f"{metrics['seconds']:.2f}",
+            _step_cpu(metrics),
+            "",
+            "",
+            _load_change(metrics),
+        ],
+    ]
+    rows = journeys["rows"]
+    by_journey = [["Journey", "Sessions in it", *_STATUSES]]
+    by_journey += [
+        [
+            f"`{key}`",
+            f"{sum(counts.values()):,}",
+            *(f"{counts.get(status, 0):,}" for status in _STATUSES),
+        ]
+        for key, counts in rows["journeys"].items()
+    ]
+    counted = rows["events_counted"] == journeys["dataset"]["events"]
+    cpus = journeys["machine"]["cpus"]
+    busiest = max(
+        max(step["load_average_before"][0], step["load_average_after"][0])
+        for step in (fold, beat, metrics, *journeys["refresh"])
+    )
+    shared = (
+        [
+            f'!!! warning "Shared machine"\n    The 1-minute load average reached {busiest:g} on '
+            f"{cpus} CPUs during these steps: other work competed for the cores, so the "
+            "seconds are longer than this machine gives when idle. The steps run one statement "
+            "at a time, so their CPU seconds (this process plus its PostgreSQL) are about what "
+            "they take on an idle machine.",
+            "",
+        ]
+        if busiest > cpus
+        else []
+    )
+    return [
+        "## Journey refresh over 100,000 sessions",
+        "",
+        *_run_lines(journeys),
+        "",
+        *_table(steps),
+        "",
+        *shared,
+        f"After the folds: {rows['session_rows']:,} session rows counting "
+        f"{rows['events_counted']:,} events"
+        + (" (every loaded event)." if counted else " — NOT every loaded event."),
+        "",
+        *_table(by_journey),
+        "",
+    ]
+
+
 _METHOD = """\
 # Performance
 
 !!! note "Generated by `make bench`"
     This page is rewritten by every `make bench` run (`bench/report.py`); the raw numbers are
-    in `.data/bench/results.json`. Speed targets are checked here, by the benchmark, never
-    by timed assertions in the test suite.
+    in `.data/bench/results.json`, `funnel.json` and `journeys.json`. Speed targets are checked
+    here, by the benchmark, never by timed assertions in the test suite.
 
 ## What `make bench` does
 
@@ -586,6 +846,39 @@ _METHOD = """\
    and indexes; no partitions, no RLS, no staging, no deduplication), in one transaction,
    best of three runs. The ratio is the end-to-end events/s with 1,000-event batches over
    that figure.
+7. **Funnels** (`python -m bench.funnel`, after the steps above). A database of its own,
+   `<database>_funnel_bench`, provisioned the same way, holds ~10 million events:
+   `ingestion.generator`'s visits (fixed seed) spread over the 30 days before 2026-11-01,
+   loaded without the HTTP path — two processes COPY them as the owner into a staging table
+   and move each chunk with `INSERT ... SELECT` in the org's context, as the write path
+   does — then `VACUUM ANALYZE`. Two 5-step session funnels over the 30 days run through
+   `journeys.funnels.FunnelQuery.run()` as the runtime role in the org's context (RLS
+   applies): once cold, then `BENCH_FUNNEL_RUNS` (3) times warm. A funnel meets the target
+   when its best warm run takes ≤ 1 s.
+8. **Sessions and journeys** (`python -m bench.journeys`). A third database,
+   `<database>_journeys_bench`, loaded by the same code with 100,000 visits (~3.9 million
+   events, events only: no session or journey rows). As the runtime role in the org's
+   context, in one process: every session folded with `sessions_fold`, 500 per
+   transaction, as `aggregate_sessions` does (each fold also matches the two journeys; the
+   folds' clock is the data's end, so the sessions still active then are pending):
+   **events folded/s** is every loaded event over the wall time, listing the sessions
+   included. Then beat's `journeys.refresh_org` (the pending sessions re-matched, every
+   journey's metrics recomputed), and `journeys_refresh_project` — what `refresh_journeys`
+   runs: every session re-matched, 500 at a time, then the metrics — twice, first on new
+   connections, then warm; the target (≤ 30 s) holds when both runs do. Last, the metrics
+   alone. Each step also gives the CPU seconds of the bench process and of its PostgreSQL
+   backend: what the step cost, whatever else ran on the machine. A kept database has its
+   session and journey rows truncated first.
+
+Loading the two big datasets takes minutes (10 million events: about 5 minutes here), so
+`make bench` keeps both databases and reuses them while `.data/bench/funnel_dataset.json` /
+`journeys_dataset.json` describe the same data: `BENCH_FUNNEL_REUSE=0` /
+`BENCH_JOURNEY_REUSE=0` load them again, `BENCH_FUNNEL_KEEP=0` / `BENCH_JOURNEY_KEEP=0`
+drop them after the run. Run alone, `python -m bench.funnel` and `python -m bench.journeys`
+load afresh and drop their database unless those variables are `1`. Their other knobs:
+`BENCH_FUNNEL_EVENTS` (10000000), `BENCH_FUNNEL_RUNS` (3), `BENCH_FUNNEL_EXPLAIN=1` (EXPLAIN
+ANALYZE of each funnel in funnel.json), `BENCH_FUNNEL_SUGGESTED_INDEX=1` (time the funnels
+again with a covering index), `BENCH_JOURNEY_SESSIONS` (100000).
 
 Knobs, as environment variables of `make bench` (or options of `python -m bench`):
 `BENCH_DURATION` (s per phase, 20), `BENCH_WARMUP` (3), `BENCH_CLIENTS` (8),
@@ -606,21 +899,24 @@ given both ways; the target is the plain events/s ratio.
 """
 
 
-def markdown(results: dict[str, Any], *, previous_soak: dict[str, Any] | None = None) -> str:
-    """docs/performance.md: the method, the machine, the command, the table, the targets."""
+def markdown(
+    results: dict[str, Any],
+    *,
+    previous_soak: dict[str, Any] | None = None,
+    funnel: dict[str, Any] | None = None,
+    journeys: dict[str, Any] | None = None,
+) -> str:
+    """docs/performance.md: the method, the machine, the command, the tables, the targets.
+
+    `funnel` and `journeys`: the last `bench.funnel` / `bench.journeys` results, if any.
+    """
     machine, server = results["machine"], results["server"]
+    every_target = [*results["targets"], *funnel_targets(funnel), *journeys_targets(journeys)]
     lines = [
         _METHOD,
         "## Latest results",
         "",
-        f"- **Machine:** {machine['cpus']} CPUs ({machine['cpu_model']}), "
-        f"{machine['ram_gib']} GiB RAM, Linux {machine['kernel']}; load average (1 / 5 / 15 "
-        f"min) before the run {' / '.join(str(value) for value in machine['load_average_before'])}"
-        + (
-            f", after it {' / '.join(str(value) for value in machine['load_average_after'])}"
-            if machine.get("load_average_after")
-            else ""
-        ),
+        f"- **Machine:** {_machine_line(machine)}",
         f"- **Software:** PostgreSQL {machine['postgresql']}, Python {machine['python']}, "
         f"Django {machine['django']}, gunicorn {machine['gunicorn']}, "
         f"psycopg {machine['psycopg']}",
@@ -641,13 +937,19 @@ def markdown(results: dict[str, Any], *, previous_soak: dict[str, Any] | None = 
         "",
         *[f'!!! warning "Shared machine"\n    {line}\n' for line in _contention_note(results)],
         *_sessions_lines(results),
+        *_funnel_lines(funnel),
+        *_journeys_lines(journeys),
         "## Targets",
         "",
         *_table(
             [["Target", "Measured", "Result"]]
             + [
-                [target["target"], target["measured"], _verdict(target["passed"])]
-                for target in results["targets"]
+                [
+                    target["target"],
+                    target["measured"],
+                    "figure" if target.get("figure") else _verdict(target["passed"]),
+                ]
+                for target in every_target
             ]
         ),
         "",
@@ -657,6 +959,11 @@ def markdown(results: dict[str, Any], *, previous_soak: dict[str, Any] | None = 
     elif previous_soak and previous_soak.get("memory", {}).get("soak"):
         lines += _soak_section(previous_soak, carried=True)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def companions(data_dir: Path) -> dict[str, dict[str, Any] | None]:
+    """The last `bench.funnel` and `bench.journeys` results, for `markdown()`'s keywords."""
+    return {name: load_json(data_dir / f"{name}.json") for name in ("funnel", "journeys")}
 
 
 def main() -> int:
@@ -669,7 +976,7 @@ def main() -> int:
         return 1
     soak = None if results["memory"]["soak"] else load_json(data_dir / "soak.json")
     page = base / "docs" / "performance.md"
-    page.write_text(markdown(results, previous_soak=soak))
+    page.write_text(markdown(results, previous_soak=soak, **companions(data_dir)))
     print(f"written: {page}")
     return 0
 

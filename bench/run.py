@@ -546,7 +546,8 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
     if args.docs:
         previous_soak = report.load_json(out_dir / "soak.json") if soak is None else None
         path = BASE_DIR / "docs" / "performance.md"
-        path.write_text(report.markdown(results, previous_soak=previous_soak))
+        page = report.markdown(results, previous_soak=previous_soak, **report.companions(out_dir))
+        path.write_text(page)
         _say(f"written: {path.relative_to(BASE_DIR)}")
     failures = [phase["name"] for phase in phases if report.phase_problems(phase)]
     if failures:
