@@ -57,7 +57,8 @@ class Project:
     slug: str
 
 
-def _bad_text(value: str) -> str | None:
+def text_problem(value: str) -> str | None:
+    """Why PostgreSQL text cannot hold this string (NUL, lone surrogate), or None."""
     if "\x00" in value:
         return "must not contain NUL characters"
     try:
@@ -70,7 +71,7 @@ def _bad_text(value: str) -> str | None:
 def _check_string(field: Field, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, str):
         return None, f"must be a string, not {_json_type(value)}"
-    problem = _bad_text(value)
+    problem = text_problem(value)
     if problem:
         return None, problem
     if field.choices is not None and value not in field.choices:
@@ -300,7 +301,7 @@ def validate_event(
     attributes = None
     if extra:
         for key in () if clean else extra:
-            problem = _bad_text(key)
+            problem = text_problem(key)
             if problem:
                 errors.append(EventError(index, "attributes", f"a key {problem}"))
                 break

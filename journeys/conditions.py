@@ -18,12 +18,14 @@ import json
 import math
 import operator
 import re
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from ingestion.catalog import BY_KEY
+from ingestion.validation import text_problem
 
 OPS = ("eq", "neq", "in", "prefix", "contains", "regex", "exists", "gt", "gte", "lt", "lte")
 _STRING_OPS = {"prefix", "contains", "regex"}
@@ -32,6 +34,29 @@ MAX_CONDITIONS_DEPTH = 5
 MAX_FIELD_LENGTH = 255
 _REGEX_TOKENS = re.compile(r"\\.|[^\\]", re.S)
 _REGEX_LOOKAROUND = {":", "=", "!"}
+_REGEX_BOUND = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+_REGEX_MAX_REPEAT = 255  # PostgreSQL's limit (RE_DUPMAX)
+# The Python reading of a pattern, as PostgreSQL reads it: `$` only at the very end (not
+# before a final newline), `\d` ASCII digits only, `.` also a newline (re.DOTALL).
+_PYTHON_PIECES = {"$": "\\Z", "\\d": "[0-9]", "\\D": "[^0-9]"}
+_PYTHON_CLASS_PIECES = {"\\d": "0-9"}
+
+
+def python_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a validated pattern for Python so that it matches what PostgreSQL's `~` does."""
+    pieces, class_body = [], -1
+    for index, piece in enumerate(_REGEX_TOKENS.findall(pattern)):
+        if class_body >= 0:
+            if piece == "^" and index == class_body:
+                class_body += 1
+            elif piece == "]" and index > class_body:
+                class_body = -1
+            pieces.append(_PYTHON_CLASS_PIECES.get(piece, piece))
+            continue
+        if piece == "[":
+            class_body = index + 1
+        pieces.append(_PYTHON_PIECES.get(piece, piece))
+    return re.compile("".join(pieces), re.DOTALL)
 
 
 class DefinitionError(ValueError):
@@ -47,13 +72,21 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_finite_number(value: Any) -> bool:
-    return _is_number(value) and math.isfinite(value)
+    """A number PostgreSQL can compare with a double precision column: finite, in range."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -_DOUBLE_MAX <= value <= _DOUBLE_MAX
+    return isinstance(value, float) and math.isfinite(value)
+
+
+_DOUBLE_MAX = int(sys.float_info.max)
 
 
 def _is_scalar(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, str | bool | int)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _is_finite_number(value)
+    return value is None or isinstance(value, str | bool)
 
 
 def validate_conditions(conditions: Any, path: str, depth: int = 0) -> list[str]:
@@ -88,6 +121,14 @@ def _validate_condition(condition: dict, path: str) -> list[str]:
     if not isinstance(field, str) or not field or len(field) > MAX_FIELD_LENGTH:
         errors.append(f"{path}.field: must be an event key (a non-empty string)")
         return errors
+    problem = text_problem(field)
+    if problem:
+        return [f"{path}.field {problem}"]
+    raw_value = condition.get("value")
+    texts: list[Any] = raw_value if isinstance(raw_value, list) else [raw_value]
+    problem = next((p for t in texts if isinstance(t, str) and (p := text_problem(t))), None)
+    if problem:
+        return [f"{path}.value {problem}"]
     if errors:
         return errors
     value = condition.get("value", True if op == "exists" else None)
@@ -131,6 +172,7 @@ def _regex_problems(pattern: str, path: str) -> list[str]:
         with warnings.catch_warnings():  # "possible nested set": reported below instead
             warnings.simplefilter("ignore", FutureWarning)
             re.compile(pattern)
+            python_regex(pattern)
     except re.error as exc:
         return [f"{path}: bad regex: {exc}"]
     except (OverflowError, RecursionError):
@@ -161,6 +203,8 @@ def _regex_unportable(pattern: str) -> str | None:
         if class_body >= 0:
             if piece == "[" and following[:1] in (":", ".", "="):
                 return "a POSIX class like '[[:alpha:]]'"
+            if piece in ("\\D", "\\S", "\\W"):
+                return f"'{piece}' inside brackets"
             if piece == "^" and index == class_body:
                 class_body += 1  # a negated class: `]` right after `[^` is still literal
             elif piece == "]" and index > class_body:
@@ -175,8 +219,14 @@ def _regex_unportable(pattern: str) -> str | None:
             if index == 0 and re.match(r"[ix]+\)", rest):
                 continue
             return f"'(?{rest[:3]}'"
-        elif piece == "{" and following[:1] == ",":
-            return "'{,n}'"
+        elif piece == "{":
+            bound = _REGEX_BOUND.match("".join(pieces[index : index + 12]))
+            if following[:1] == ",":
+                return "'{,n}'"
+            if bound is None:
+                return "an unescaped '{' (write \\{ for a brace)"
+            if any(int(count) > _REGEX_MAX_REPEAT for count in bound.groups() if count):
+                return f"a repetition count over {_REGEX_MAX_REPEAT}"
         elif piece in ("*", "+", "?", "}") and following[:1] == "+":
             return "a possessive quantifier"
     return None
@@ -264,7 +314,7 @@ def _compile_condition(field: str, op: str, value: Any) -> Predicate:
     if op in _STRING_OPS:
         text_test: Callable[[str], bool]
         if op == "regex":
-            search = re.compile(value).search
+            search = python_regex(value).search
             text_test = lambda actual: search(actual) is not None  # noqa: E731
         elif op == "prefix":
             text_test = lambda actual: actual.startswith(value)  # noqa: E731

@@ -6,8 +6,8 @@ import logging
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from operator import attrgetter
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 import redis
 from celery import current_app
