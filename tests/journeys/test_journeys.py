@@ -174,3 +174,14 @@ def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(
         "bounced",
     }
     assert stored == expected
+
+
+def test_a_refresh_leaves_unchanged_rows_unwritten(client, acme, capsys):
+    make_journey(acme)
+    visit(client, acme, "converts", "/home", "/cart", "/pay")
+    visit(client, acme, "bounces", "/cart", "/home")
+    call_command("aggregate_sessions")
+    before = {sid: (r.status, r.updated_at) for sid, r in rows(acme).items()}
+    call_command("refresh_journeys", "--org", "acme", "--json")
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["rows"] == 2
+    assert {sid: (r.status, r.updated_at) for sid, r in rows(acme).items()} == before
