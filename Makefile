@@ -41,7 +41,7 @@ typecheck: install
 	$(BIN)/mypy .
 
 docs: install
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .data/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir .data/site
 
 ## make stop: stop the embedded PostgreSQL and Redis started by run/test.
 stop: install
