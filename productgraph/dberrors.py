@@ -40,3 +40,12 @@ def is_database_unavailable(exc: BaseException) -> bool:
         return True  # Django's wrapper without a cause: the connection itself failed
     state = error.sqlstate
     return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
+
+
+QUERY_CANCELED_STATE = "57014"  # query_canceled: a statement_timeout ran out
+
+
+def is_query_canceled(exc: BaseException) -> bool:
+    """True when PostgreSQL cancelled the statement (its statement_timeout ran out)."""
+    error = _psycopg_error(exc)
+    return error is not None and error.sqlstate == QUERY_CANCELED_STATE

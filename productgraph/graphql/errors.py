@@ -28,11 +28,15 @@ from productgraph.api.errors import (
     ErrorCode,
     error_body,
 )
-from productgraph.dberrors import is_database_unavailable, is_rls_violation
+from productgraph.dberrors import is_database_unavailable, is_query_canceled, is_rls_violation
 
 logger = logging.getLogger(__name__)
 
 INTERNAL_MESSAGE = "Internal server error."
+TIMEOUT_MESSAGE = (
+    "A statement of this request ran past its timeout and was cancelled; ask for less "
+    "(smaller pages, fewer fields) or narrow the filters."
+)
 
 
 class GraphQLErrorCode(StrEnum):
@@ -42,6 +46,7 @@ class GraphQLErrorCode(StrEnum):
     INVALID_ARGUMENT = "invalid_argument"
     INVALID_CURSOR = "invalid_cursor"
     QUERY_TOO_DEEP = "query_too_deep"
+    QUERY_TOO_COMPLEX = "query_too_complex"
     QUERY_TIMEOUT = "query_timeout"
     ORG_REQUIRED = "org_required"
 
@@ -88,10 +93,13 @@ def format_error(error: Exception) -> dict[str, Any]:
         extensions.setdefault("code", str(ErrorCode.INVALID_REQUEST))
         formatted["extensions"] = extensions
         return formatted
+    code: str
     if is_database_unavailable(original):
         code, message = ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE
     elif is_rls_violation(original):
         code, message = ErrorCode.FORBIDDEN, RLS_MESSAGE
+    elif is_query_canceled(original):
+        code, message = GraphQLErrorCode.QUERY_TIMEOUT, TIMEOUT_MESSAGE
     else:
         logger.error("GraphQL resolver failed at %s", error.path, exc_info=original)
         code, message = ErrorCode.INTERNAL_ERROR, INTERNAL_MESSAGE

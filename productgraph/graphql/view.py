@@ -43,7 +43,7 @@ from productgraph.graphql.errors import (
     format_error,
     is_database_error,
 )
-from productgraph.graphql.limits import QueryDepthLimit
+from productgraph.graphql.limits import QueryCostLimit, QueryDepthLimit, request_statement_timeout
 
 Authenticate = Callable[[HttpRequest], Principal]
 UNSTORABLE_TEXT = (
@@ -140,7 +140,8 @@ class GraphQLView(GrapheneGraphQLView):
 
     def __init__(self, *, authenticate: Authenticate, **kwargs: Any) -> None:
         super().__init__(
-            validation_rules=(*specified_rules, QueryDepthLimit, UnstorableStrings), **kwargs
+            validation_rules=(*specified_rules, QueryDepthLimit, QueryCostLimit, UnstorableStrings),
+            **kwargs,
         )
         self.authenticate = authenticate
 
@@ -207,6 +208,7 @@ class GraphQLView(GrapheneGraphQLView):
         return GraphQLContext(request=request, principal=request.graphql_principal)  # type: ignore[attr-defined]
 
     def execute_graphql_request(self, request, data, query, variables, operation_name, *args):
+        request_statement_timeout()
         result: ExecutionResult | None = super().execute_graphql_request(
             request, data, query, variables, operation_name, *args
         )

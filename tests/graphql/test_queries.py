@@ -303,7 +303,27 @@ def test_event_counts_run_under_a_statement_timeout(client, acme):
     sqls = captured_sql(client, COUNTS, variables, key=acme.secret_key)
     timeouts = [i for i, sql in enumerate(sqls) if "statement_timeout" in sql]
     count = next(i for i, sql in enumerate(sqls) if "date_trunc" in sql)
-    assert len(timeouts) == 2 and timeouts[0] < count < timeouts[1], "set, then restored"
+    # The request's own 15 s first, then the analytic 10 s around the count, restored.
+    assert len(timeouts) == 3 and timeouts[0] < timeouts[1] < count < timeouts[2]
+
+
+def test_every_statement_of_a_request_has_a_timeout_and_a_cancel_is_query_timeout(
+    client, acme, monkeypatch
+):
+    from orgs import graphql_types
+    from productgraph.graphql import limits
+
+    def slow_list(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(1)")
+        return []
+
+    monkeypatch.setattr(limits, "REQUEST_STATEMENT_TIMEOUT_MS", 50)
+    monkeypatch.setattr(graphql_types, "project_list_scoped", slow_list)
+    response = gql(client, "{ projects { publicId } }", key=acme.secret_key)
+    body = response.json()
+    assert response.status_code == 200 and body["data"] is None, body  # projects is non-null
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["query_timeout"]
 
 
 def test_a_statement_over_the_timeout_is_cancelled_as_query_timeout(db):

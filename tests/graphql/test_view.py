@@ -157,6 +157,26 @@ def test_queries_deeper_than_ten_levels_are_refused(client, acme):
     assert "query_too_deep" not in error_codes(shallow.json())
 
 
+def test_too_many_fields_or_analytic_fields_are_refused(client, acme):
+    many = "{ " + " ".join(f"p{i}: projects {{ publicId }}" for i in range(500)) + " }"
+    assert gql(client, many, key=acme.secret_key).status_code == 200  # 1,000 fields
+    more = many[:-1] + "extra: projects { publicId } }"
+    response = gql(client, more, key=acme.secret_key)
+    assert response.status_code == 400
+    assert error_codes(response.json()) == ["query_too_complex"]
+    fragment = "fragment F on Project { publicId name }"  # 2 fields per spread, 1 per alias
+    spread = "{ " + " ".join(f"p{i}: projects {{ ...F }}" for i in range(400)) + " } " + fragment
+    assert error_codes(gql(client, spread, key=acme.secret_key).json()) == ["query_too_complex"]
+    counts = (
+        'eventCounts(projectId: "proj_acme", interval: DAY, from: "2026-01-15T00:00:00Z",'
+        ' to: "2026-01-16T00:00:00Z") { total }'
+    )
+    six = "{ " + " ".join(f"c{i}: {counts}" for i in range(6)) + " }"
+    assert error_codes(gql(client, six, key=acme.secret_key).json()) == ["query_too_complex"]
+    five = "{ " + " ".join(f"c{i}: {counts}" for i in range(5)) + " }"
+    assert "query_too_complex" not in error_codes(gql(client, five, key=acme.secret_key).json())
+
+
 @pytest.mark.parametrize(
     "query",
     [
