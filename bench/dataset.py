@@ -242,13 +242,21 @@ def prepared(
     name = database_name(kind)
     marker = marker_path(kind)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    dataset = reusable(marker, database=name, sessions=sessions) if reuse else None
-    if dataset is None:
+    kept = reusable(marker, database=name, sessions=sessions) if reuse else None
+    if kept is None:
         dataset = load(database=name, sessions=sessions, report=report)
         marker.write_text(json.dumps(asdict(dataset), indent=2) + "\n")
     else:
+        dataset = kept
         report(f"reusing {dataset.database} ({dataset.events:,} events)")
     bench_database.attach(dataset.database)
+    if kept is not None:
+        # A kept dataset gets the migrations of the code under test (e.g. a new index).
+        from django.core.management import call_command
+        from django.db import connections
+
+        call_command("migrate", database="owner", interactive=False, verbosity=0)
+        connections["owner"].close()
     return dataset
 
 

@@ -13,8 +13,7 @@ owner through a staging table, not the HTTP path (`make bench` measures that).
 
 Knobs: `BENCH_FUNNEL_EVENTS`, `BENCH_FUNNEL_RUNS`, `BENCH_FUNNEL_KEEP=1` (keep the database
 afterwards), `BENCH_FUNNEL_REUSE=1` (reuse a kept database of the same size instead of
-loading it again), `BENCH_FUNNEL_EXPLAIN=1` (add EXPLAIN ANALYZE of each funnel),
-`BENCH_FUNNEL_SUGGESTED_INDEX=1` (then build `SUGGESTED_INDEX` and time the funnels again).
+loading it again), `BENCH_FUNNEL_EXPLAIN=1` (add EXPLAIN ANALYZE of each funnel).
 """
 
 from __future__ import annotations
@@ -29,13 +28,6 @@ from typing import Any
 from bench.dataset import EVENTS_PER_SESSION, Dataset, env_int, say
 
 TARGET_SECONDS = 1.0
-# Measured here: the 30-day funnels read 1.2 million page views scattered over 3.9 GB of
-# heap; with this index they are read from the index alone (see the report).
-SUGGESTED_INDEX = (
-    "CREATE INDEX ingestion_event_type_covering ON ingestion_event "
-    "(project_id, event_type, timestamp) "
-    "INCLUDE (org_id, session_id, user_id, anonymous_id, event_id, page_path)"
-)
 
 
 def _page_view(path: str) -> list[dict[str, Any]]:
@@ -130,19 +122,6 @@ def time_funnels(dataset: Dataset, *, runs: int, explain: bool) -> list[dict[str
     return timings
 
 
-def _build_suggested_index(database: str) -> float:
-    """Create SUGGESTED_INDEX (as the owner) unless it exists; return the seconds it took."""
-    import psycopg
-
-    from bench.database import database_urls
-
-    started = time.perf_counter()
-    with psycopg.connect(database_urls(database).owner, autocommit=True) as connection:
-        connection.execute("SET maintenance_work_mem = '512MB'")
-        connection.execute(SUGGESTED_INDEX.replace("INDEX", "INDEX IF NOT EXISTS", 1))
-    return time.perf_counter() - started
-
-
 def main() -> int:
     """Load (or reuse) the data, time the funnels, write `.data/bench/funnel.json`."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -166,21 +145,11 @@ def main() -> int:
     )
     say(f"timing {len(FUNNELS)} funnels: 1 cold + {runs} warm runs each")
     funnels = time_funnels(dataset, runs=runs, explain=explain)
-    suggested: dict[str, Any] | None = None
-    if os.environ.get("BENCH_FUNNEL_SUGGESTED_INDEX") == "1":
-        say(f"with the suggested index: {SUGGESTED_INDEX}")
-        built = _build_suggested_index(dataset.database)
-        suggested = {
-            "ddl": SUGGESTED_INDEX,
-            "build_s": round(built, 1),
-            "funnels": time_funnels(dataset, runs=runs, explain=explain),
-        }
     results = {
         **data.run_facts(command="python -m bench.funnel", load_before=load_before),
         "dataset": asdict(dataset),
         "target_s": TARGET_SECONDS,
         "funnels": funnels,
-        "suggested_index": suggested,
     }
     say(f"wrote {data.write_results('funnel', results)}")
     data.finished("funnel", dataset, keep=os.environ.get("BENCH_FUNNEL_KEEP") == "1")

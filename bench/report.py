@@ -618,15 +618,6 @@ def _funnel_lines(funnel: dict[str, Any] | None) -> list[str]:
         *_table(_funnel_rows(funnel["funnels"], target)),
         "",
     ]
-    suggested = funnel.get("suggested_index")
-    if suggested:
-        lines += [
-            f"With an index the migrations do not create, built in {suggested['build_s']:,.0f} s:"
-            f" `{suggested['ddl']}`",
-            "",
-            *_table(_funnel_rows(suggested["funnels"], target)),
-            "",
-        ]
     return lines
 
 
@@ -877,8 +868,8 @@ Loading the two big datasets takes minutes (10 million events: about 5 minutes h
 drop them after the run. Run alone, `python -m bench.funnel` and `python -m bench.journeys`
 load afresh and drop their database unless those variables are `1`. Their other knobs:
 `BENCH_FUNNEL_EVENTS` (10000000), `BENCH_FUNNEL_RUNS` (3), `BENCH_FUNNEL_EXPLAIN=1` (EXPLAIN
-ANALYZE of each funnel in funnel.json), `BENCH_FUNNEL_SUGGESTED_INDEX=1` (time the funnels
-again with a covering index), `BENCH_JOURNEY_SESSIONS` (100000).
+ANALYZE of each funnel in funnel.json), `BENCH_JOURNEY_SESSIONS` (100000). A reused
+database is migrated first (as the owner), so it has the indexes of the code under test.
 
 Knobs, as environment variables of `make bench` (or options of `python -m bench`):
 `BENCH_DURATION` (s per phase, 20), `BENCH_WARMUP` (3), `BENCH_CLIENTS` (8),

@@ -78,18 +78,6 @@ def test_without_funnel_or_journey_results_the_page_says_they_were_not_run(resul
     assert page.count("not run (python -m bench.journeys)") == 2
 
 
-def test_suggested_index_timings_get_their_own_table():
-    funnel = _sample("funnel")
-    funnel["suggested_index"] = {
-        "ddl": "CREATE INDEX x ON ingestion_event (project_id)",
-        "build_s": 42.4,
-        "funnels": [entry | {"best_s": 0.5, "meets_target": True} for entry in funnel["funnels"]],
-    }
-    section = "\n".join(report._funnel_lines(funnel))
-    assert "built in 42 s: `CREATE INDEX x ON ingestion_event (project_id)`" in section
-    assert section.count("| `landing_to_payment` (session) |") == 2
-
-
 def test_companions_reads_whatever_results_exist(tmp_path: Path):
     (tmp_path / "journeys.json").write_text(json.dumps({"fold": {}}))
     assert report.companions(tmp_path) == {"funnel": None, "journeys": {"fold": {}}}
