@@ -515,9 +515,11 @@ class FunnelQuery:
         return [exclusion for raw in self.exclusions if (exclusion := _exclusion(raw))]
 
     def _unit_sql(self) -> str:
+        # Grouped bytewise: the database's default collation made the sort by unit compare
+        # with strcoll and without abbreviated keys (equality is the same either way).
         if self.unit == "session":
-            return "e.session_id"
-        return "COALESCE(NULLIF(e.user_id, ''), NULLIF(e.anonymous_id, ''))"
+            return 'e.session_id COLLATE "C"'
+        return "COALESCE(NULLIF(e.user_id, ''), NULLIF(e.anonymous_id, '')) COLLATE \"C\""
 
     def _breakdown_is_json(self) -> bool:
         breakdown = self.breakdown

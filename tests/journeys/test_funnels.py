@@ -588,7 +588,8 @@ def test_to_sql_selects_user_units_with_their_fallback():
         project_id=1, steps=[[PAGE_VIEW], [CLICK]], date_from=BASE, date_to=RECEIVED, unit="user"
     )
     sql, params = query.to_sql()
-    assert "COALESCE(NULLIF(e.user_id, ''), NULLIF(e.anonymous_id, '')) IS NOT NULL" in sql
+    unit = "COALESCE(NULLIF(e.user_id, ''), NULLIF(e.anonymous_id, '')) COLLATE \"C\""
+    assert f"{unit} IS NOT NULL" in sql
     assert timedelta(days=14) in params  # the user default window
 
 
