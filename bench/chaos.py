@@ -14,11 +14,16 @@ request's outcome (bench.reliability holds that ledger against the stored rows):
 - `postgres-restart`: PostgreSQL stopped (`pg_ctl stop -m fast`) for a few seconds under load
   and started again: answers are 503 with `Retry-After`, never another 5xx, never a hang
   beyond the client's timeout; with retries every acknowledged event is stored once;
+- `postgres-crash`: the same with `pg_ctl stop -m immediate` (no shutdown checkpoint: the
+  server recovers from its WAL), so an acknowledged event must have been durable;
 - `redis-stop`: Redis stopped under load and started again, empty: ingestion goes on (every
   answer a 202), and the sessions catch up without a manual step (beat's `sessions-sweep`);
-- `worker-kill`: the Celery worker SIGKILLed while a fold of the project holds its lock:
-  the task it held is delivered again to a new worker, and the sessions converge to the
-  same rows as a clean rebuild from the stored events.
+- `pool-kill`: the worker's pool processes SIGKILLed while a fold of the project holds its
+  lock: the main process requeues the task at once (`task_acks_late` +
+  `task_reject_on_worker_lost`) and runs it again;
+- `worker-kill`: the whole Celery worker SIGKILLed the same way: the tasks it held are
+  delivered again to a new worker once the visibility timeout has passed;
+  in both, the sessions converge to the same rows as a clean rebuild from the stored events.
 
 Prints a pass/fail table per scenario, writes `.data/reliability/chaos.json` and its section
 of docs/reliability-figures.md, exits 1 if any check failed. Every wait is bounded; every
@@ -257,7 +262,14 @@ def environment(postgres: PrivatePostgres, redis_server: PrivateRedis, args: Any
     )
 
 
-SCENARIOS = ("lost-response", "postgres-restart", "redis-stop", "worker-kill")
+SCENARIOS = (
+    "lost-response",
+    "postgres-restart",
+    "postgres-crash",
+    "redis-stop",
+    "pool-kill",
+    "worker-kill",
+)
 
 
 def run_scenarios(
@@ -295,7 +307,9 @@ def run_scenarios(
     runners: dict[str, Callable[..., Outcome]] = {
         "lost-response": lost_response,
         "postgres-restart": postgres_restart,
+        "postgres-crash": postgres_crash,
         "redis-stop": redis_stop,
+        "pool-kill": pool_kill,
         "worker-kill": worker_kill,
     }
     outcomes = []
@@ -478,15 +492,23 @@ def _load_figures(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def postgres_restart(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres) -> Outcome:
-    """Stop PostgreSQL under load for `args.outage` s, start it again."""
+def postgres_restart(
+    *, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres, mode: str = "fast"
+) -> Outcome:
+    """Stop PostgreSQL under load for `args.outage` s (`pg_ctl stop -m <mode>`), start it."""
     from bench.stack import wait_for_sessions
 
-    outcome = Outcome("postgres-restart", "PostgreSQL stopped and started again under load")
+    outcome = (
+        Outcome("postgres-restart", "PostgreSQL stopped (-m fast) and started again under load")
+        if mode == "fast"
+        else Outcome(
+            "postgres-crash", "PostgreSQL killed (-m immediate: crash recovery) under load"
+        )
+    )
 
     def fault() -> dict[str, Any]:
         started = time.monotonic()
-        postgres.stop(mode="fast")
+        postgres.stop(mode=mode)
         down = time.monotonic()
         time.sleep(args.outage / 2)
         ready = _ready_status(stack)
@@ -526,6 +548,13 @@ def postgres_restart(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePos
         ),
     ]
     return outcome
+
+
+def postgres_crash(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres) -> Outcome:
+    """Kill PostgreSQL under load (`pg_ctl stop -m immediate`); it recovers from its WAL."""
+    return postgres_restart(
+        stack=stack, tenant=tenant, args=args, postgres=postgres, mode="immediate"
+    )
 
 
 def _beat_sweeps(stack: Any) -> int:
@@ -599,17 +628,22 @@ def redis_stop(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres)
     return outcome
 
 
-_LOCK_NAMESPACE = 0x5E55  # sessions.services' per-project advisory lock (its first key)
+# sessions.services' advisory lock of a fold: (this + the shard, the project id)
+_LOCK_NAMESPACE = 0x5E55
+FOLD_TASK = "sessions.fold_touched_sessions"  # sessions.services.FOLD_TASK
 
 
 def _fold_lock_held(admin_url: str, project_id: int) -> bool:
+    """Whether a fold of one of the project's shards holds its advisory lock right now."""
     import psycopg
+
+    from sessions.services import FOLD_SHARDS
 
     with psycopg.connect(admin_url, autocommit=True) as connection:
         row = connection.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = %s AND objid = %s",
-            [_LOCK_NAMESPACE, project_id],
+            "AND classid >= %s AND classid < %s AND objid = %s",
+            [_LOCK_NAMESPACE, _LOCK_NAMESPACE + FOLD_SHARDS, project_id],
         ).fetchone()
     return bool(row and row[0])
 
@@ -643,13 +677,59 @@ def _succeeded(log_path: Path, task_ids: list[str]) -> dict[str, float]:
     return found
 
 
-def worker_kill(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres) -> Outcome:
-    """SIGKILL the whole worker while a fold of the project holds its lock; start a new one."""
+def _received_folds(log_path: Path) -> list[str]:
+    """The ids of the session folds the worker's INFO log says it received, in order."""
+    lines = log_path.read_text().splitlines() if log_path.exists() else []
+    return [
+        line.split("[")[-1].split("]")[0]
+        for line in lines
+        if line.endswith("] received") and f"Task {FOLD_TASK}[" in line
+    ]
+
+
+def _kill_whole_worker(stack: Any) -> tuple[list[str], Path]:
+    """SIGKILL the worker's process group; start a new worker. The tasks it held stay in
+    kombu's `unacked` hash until the visibility timeout: return their ids, and the new log."""
+    process = stack.celery.process
+    if process is None:
+        raise RuntimeError("no worker to kill")
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    held = _unacked_tasks(stack.redis.url)
+    time.sleep(1)
+    return held, stack.start_worker().log_path
+
+
+def _kill_pool(stack: Any) -> tuple[list[str], Path]:
+    """SIGKILL the worker's pool processes (the main process lives on and replaces them):
+    return the ids of the tasks received and not finished then, and the (same) log."""
+    import psutil
+
+    process = stack.celery.process
+    if process is None:
+        raise RuntimeError("no worker to kill")
+    for child in psutil.Process(process.pid).children():
+        child.send_signal(signal.SIGKILL)
+    log_path = stack.celery.log_path
+    time.sleep(0.2)  # the main process logs what it had running
+    received = _received_folds(log_path)
+    finished = _succeeded(log_path, received)
+    return [task for task in received if task not in finished], log_path
+
+
+def worker_kill(
+    *, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres, whole: bool = True
+) -> Outcome:
+    """SIGKILL the worker (or only its pool) while a fold of the project holds its lock."""
     from django.conf import settings
 
     from bench.stack import sessions_against_rebuild, stale_sessions, wait_for_sessions
 
-    outcome = Outcome("worker-kill", "the Celery worker SIGKILLed mid-fold")
+    outcome = (
+        Outcome("worker-kill", "the whole Celery worker SIGKILLed mid-fold, a new one started")
+        if whole
+        else Outcome("pool-kill", "the Celery worker's pool processes SIGKILLed mid-fold")
+    )
     admin_url = settings.DATABASE_URLS.admin or postgres.url(DATABASE)
 
     def fault() -> dict[str, Any]:
@@ -659,20 +739,13 @@ def worker_kill(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres
             mid_fold = _fold_lock_held(admin_url, tenant.project_id)
             if not mid_fold:
                 time.sleep(0.01)
-        process = stack.celery.process
-        if process is None:
-            raise RuntimeError("no worker to kill")
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
         killed_at = time.time()
-        held = _unacked_tasks(stack.redis.url)
-        time.sleep(1)
-        new = stack.start_worker()
+        held, log_path = _kill_whole_worker(stack) if whole else _kill_pool(stack)
         return {
             "mid_fold": mid_fold,
             "held_task_ids": held,
             "killed_at": killed_at,
-            "new_worker_log": str(new.log_path),
+            "worker_log": str(log_path),
         }
 
     summary, injected, figures, _ = _loaded(
@@ -681,7 +754,7 @@ def worker_kill(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres
     stale_at_end = stale_sessions(tenant)
     sweeps_before = _beat_sweeps(stack)
     held = injected["held_task_ids"]
-    log_path = Path(injected["new_worker_log"])
+    log_path = Path(injected["worker_log"])
     deadline = time.monotonic() + args.visibility_timeout + 60
     rerun: dict[str, float] = {}
     while time.monotonic() < deadline:
@@ -694,6 +767,7 @@ def worker_kill(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres
     converged = wait_for_sessions(tenant, bound=args.converge)
     sweeps = _beat_sweeps(stack) - sweeps_before
     rebuild = sessions_against_rebuild(tenant)
+    survived = whole or (stack.celery.process is not None and stack.celery.process.poll() is None)
     outcome.figures = {
         "note": f"{stale_at_end} sessions were stale when the load ended; beat sent {sweeps} "
         "sessions-sweep fan-out(s) until they had caught up",
@@ -703,11 +777,16 @@ def worker_kill(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres
         "accounting": figures,
         "redelivered": sorted(rerun),
         "held_task_ids": held,
-        "redelivery_checked_after_s": redelivered_after,
+        "redelivered_last_s_after_kill": redelivered_after,
         "sessions_caught_up_s": converged,
         "rebuild": rebuild,
         "beat_sweeps_sent": sweeps,
     }
+    how = (
+        f"on the new worker (visibility timeout {args.visibility_timeout:g} s)"
+        if whole
+        else "on the same worker (acks_late + reject_on_worker_lost: requeued at once)"
+    )
     outcome.checks = [
         Check(
             "killed while a fold of the project held its advisory lock",
@@ -715,11 +794,10 @@ def worker_kill(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres
             f"fold in progress at the kill: {injected['mid_fold']}",
         ),
         Check(
-            "the tasks the dead worker held ran again on a new worker",
-            bool(held) and len(rerun) == len(held),
-            f"{len(rerun)} of {len(held)} held task(s) succeeded on the new worker, the last "
-            f"{redelivered_after:.0f} s after the kill (visibility timeout "
-            f"{args.visibility_timeout:g} s)",
+            "the tasks the killed processes held ran again",
+            bool(held) and len(rerun) == len(held) and survived,
+            f"{len(rerun)} of {len(held)} held task(s) succeeded {how}, the last "
+            f"{redelivered_after:.0f} s after the kill",
         ),
         *load_checks(summary, figures),
         sessions_check(
@@ -733,6 +811,11 @@ def worker_kill(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres
         ),
     ]
     return outcome
+
+
+def pool_kill(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres) -> Outcome:
+    """SIGKILL only the worker's pool processes while a fold holds the project's lock."""
+    return worker_kill(stack=stack, tenant=tenant, args=args, postgres=postgres, whole=False)
 
 
 # The page -----------------------------------------------------------------------------------

@@ -89,3 +89,21 @@ def test_docs_lines_have_one_table_per_scenario():
     assert "| ingestion went on | **pass** | 202: 600 |" in text
     assert "3 sessions were stale." in text
     assert "load average (1 / 5 / 15 min) before 1.0 / 1.0 / 1.0" in text
+
+
+def test_the_worker_log_tells_which_folds_were_received_and_when_they_succeeded(tmp_path):
+    log = tmp_path / "celery.log"
+    log.write_text(
+        "[2026-11-24 03:04:27,100: INFO/MainProcess] "
+        "Task sessions.fold_touched_sessions[aaa] received\n"
+        "[2026-11-24 03:04:27,150: INFO/MainProcess] Task orgs.fan_out[fan] received\n"
+        "[2026-11-24 03:04:27,200: INFO/MainProcess] "
+        "Task sessions.fold_touched_sessions[bbb] received\n"
+        "[2026-11-24 03:04:28,500: INFO/ForkPoolWorker-1] "
+        "Task sessions.fold_touched_sessions[aaa] succeeded in 0.2s: 18\n"
+    )
+    received = chaos._received_folds(log)
+    assert received == ["aaa", "bbb"]
+    done = chaos._succeeded(log, received)
+    assert set(done) == {"aaa"}
+    assert done["aaa"] - chaos._succeeded(log, ["aaa"])["aaa"] == 0
