@@ -64,6 +64,7 @@ from bench.reliability import (
     machine_line,
     parser,
     passed,
+    status_counts_line,
     write_docs,
 )
 from bench.server import PrivateRedis
@@ -108,14 +109,6 @@ class Outcome:
             "checks": checks_json(self.checks),
             "figures": self.figures,
         }
-
-
-def status_counts_line(summary: dict[str, Any]) -> str:
-    """Every attempt by status, retries and unanswered requests, in one line."""
-    attempts = ", ".join(
-        f"{status}: {count:,}" for status, count in sorted(summary["attempts"].items())
-    )
-    return f"attempts: {attempts}; {summary['retries']:,} retries"
 
 
 def load_checks(summary: dict[str, Any], figures: dict[str, Any]) -> list[Check]:
@@ -206,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
 
         django.setup()
         outcomes, facts = run_scenarios(args, postgres=postgres, redis_server=redis_server)
+    except KeyboardInterrupt:
+        say("interrupted: stopping every process started")
+        return 130
     finally:
         redis_server.stop()
         if os.environ.get("BENCH_KEEP_DATABASE") == "1":

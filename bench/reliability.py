@@ -167,6 +167,14 @@ def accounting_line(figures: Mapping[str, Any]) -> str:
     return line
 
 
+def status_counts_line(summary: Mapping[str, Any]) -> str:
+    """Every attempt of a load run by status, and its retries, in one line."""
+    attempts = ", ".join(
+        f"{status}: {count:,}" for status, count in sorted(summary["attempts"].items())
+    )
+    return f"attempts: {attempts}; {summary['retries']:,} retries"
+
+
 @dataclass(frozen=True)
 class Check:
     """One pass/fail criterion and what was measured."""

@@ -43,6 +43,7 @@ from bench.reliability import (
     memory_check,
     parser,
     passed,
+    status_counts_line,
     write_docs,
 )
 
@@ -74,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    return soak(args, command=command_line(argv, make="soak", options=OPTIONS))
+    try:
+        return soak(args, command=command_line(argv, make="soak", options=OPTIONS))
+    except KeyboardInterrupt:
+        print("interrupted: every process started was stopped", flush=True)
+        return 130
 
 
 def soak(args: argparse.Namespace, *, command: str) -> int:
@@ -242,7 +247,7 @@ def soak_checks(
             "every request acknowledged (retries on)",
             unanswered == 0,
             f"{outcomes['acked']:,} acknowledged, {unanswered:,} not; "
-            f"{summary['retries']:,} retries; attempts by status {summary['attempts']}",
+            + status_counts_line(summary),
         ),
         memory_check(
             f"Celery worker RSS flat (first vs last {span:.0f} s)",
