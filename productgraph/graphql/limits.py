@@ -36,7 +36,19 @@ ANALYTIC_STATEMENT_TIMEOUT_MS = 10_000
 REQUEST_STATEMENT_TIMEOUT_MS = 15_000
 
 
-class QueryDepthLimit(ValidationRule):
+class _OperationRule(ValidationRule):
+    """A rule measuring whole operations; knows the document's fragments by name."""
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._fragments = {
+            definition.name.value: definition
+            for definition in context.document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+
+
+class QueryDepthLimit(_OperationRule):
     """Reject an operation whose fields nest deeper than `MAX_QUERY_DEPTH` (`query_too_deep`).
 
     `{ projects { publicId } }` has depth 2. Introspection fields (`__schema`, ...) do not
@@ -48,11 +60,6 @@ class QueryDepthLimit(ValidationRule):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        self._fragments = {
-            definition.name.value: definition
-            for definition in context.document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
         self._fragment_depths: dict[str, int] = {}
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
@@ -94,7 +101,7 @@ class QueryDepthLimit(ValidationRule):
         return self._fragment_depths[name]
 
 
-class QueryCostLimit(ValidationRule):
+class QueryCostLimit(_OperationRule):
     """Reject an operation with more than `MAX_QUERY_FIELDS` fields, or more than
     `MAX_ANALYTIC_FIELDS` analytic fields (`funnel`, `eventCounts`): `query_too_complex`.
 
@@ -104,11 +111,6 @@ class QueryCostLimit(ValidationRule):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        self._fragments = {
-            definition.name.value: definition
-            for definition in context.document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
         self._fragment_costs: dict[str, tuple[int, int]] = {}
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
