@@ -2,10 +2,11 @@
 
 The same app, tasks and settings as `celery -A productgraph` (productgraph/celery.py), with
 one change for `make chaos`: the Redis transport's visibility timeout. A task a SIGKILLed
-worker had taken stays in Redis' `unacked` hash until that timeout passes; kombu's default is
-an hour. `BENCH_VISIBILITY_TIMEOUT` seconds (default 10) and a restore scan every second let
-the chaos run see the redelivery within a minute. In production a shorter timeout has a
-cost: a task still running (or waiting for its countdown) past it is delivered again.
+worker had taken stays in Redis' `unacked` hash until that timeout passes (900 s in
+productgraph/celery.py). `BENCH_VISIBILITY_TIMEOUT` seconds (default 10) and a restore
+scan every second let the chaos run see the redelivery within a minute. In production a
+shorter timeout has a cost: a task still running (or waiting for its countdown) past it is
+delivered again.
 """
 
 from __future__ import annotations

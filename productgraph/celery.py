@@ -19,6 +19,9 @@ app.conf.update(
     task_soft_time_limit=240,
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
+    # A task a dead worker held is redelivered after this (kombu's Redis default: 1 hour);
+    # above the 300 s time limit, so a running task is never delivered twice.
+    broker_transport_options={"visibility_timeout": 900},
     timezone="UTC",
 )
 app.autodiscover_tasks()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
@@ -24,11 +24,16 @@ _RETRY = {
 }
 
 
-@shared_task(name=services.FOLD_TASK, **_RETRY)
-def fold_touched_sessions(org_id: int, project_id: int, shard: int = 0) -> int:
-    """Fold the sessions ingestion marked in a project's shard; reschedule if more wait."""
+@shared_task(name=services.FOLD_TASK, bind=True, **_RETRY)
+def fold_touched_sessions(self: Task, org_id: int, project_id: int, shard: int = 0) -> int:
+    """Fold the sessions ingestion marked in a project's shard; reschedule if more wait.
+
+    The marks it takes are held under its task id until the fold commits: if the worker
+    dies, the redelivered task (same id) folds them again.
+    """
     where = {"org_id": org_id, "project_id": project_id, "shard": shard}
-    taken = services.sessions_take_touched(**where, limit=FOLD_BATCH)
+    task_id = self.request.id
+    taken = services.sessions_take_touched(**where, limit=FOLD_BATCH, task_id=task_id)
     try:
         with fold_timer(), transaction.atomic(), org_context(org_id):
             written = services.sessions_fold(
@@ -36,8 +41,10 @@ def fold_touched_sessions(org_id: int, project_id: int, shard: int = 0) -> int:
             )
     except Exception:
         services.sessions_remark(org_id=org_id, project_id=project_id, session_ids=taken)
+        services.sessions_release_held(**where, task_id=task_id)
         services.sessions_release_schedule(**where)
         raise
+    services.sessions_release_held(**where, task_id=task_id)
     if services.sessions_release_schedule(**where):
         backlog = len(taken) == FOLD_BATCH
         services.sessions_schedule_fold(

@@ -172,3 +172,46 @@ def test_marks_spread_over_shards_and_each_shard_schedules_one_fold(acme, monkey
         assert members == {s for s in ids if services.session_shard(s) == shard}
     client.delete(*services.touched_keys(**where))
     client.delete(*(services._scheduled_key(**where, shard=s) for s in range(services.FOLD_SHARDS)))
+
+
+def test_a_redelivered_fold_gets_the_marks_its_first_delivery_took(acme):
+    where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
+    shard = services.session_shard("a")
+    same_shard = [s for s in (f"s{n}" for n in range(200)) if services.session_shard(s) == shard]
+    key = services.touched_key(**where, shard=shard)
+    client = services.redis_client()
+    client.delete(key)
+    client.sadd(key, *same_shard[:3])
+    first = services.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-1")
+    assert sorted(first) == sorted(same_shard[:3]) and client.scard(key) == 0
+    client.sadd(key, same_shard[3])  # a mark made while the worker died
+    again = services.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-1")
+    assert sorted(again) == sorted(first)  # the redelivery folds what the first one held
+    services.sessions_release_held(**where, shard=shard, task_id="t-1")
+    later = services.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-2")
+    assert later == [same_shard[3]]
+    services.sessions_release_held(**where, shard=shard, task_id="t-2")
+    assert not client.keys(services.redis_key("sessions", "held", "*"))
+    client.delete(key)
+
+
+def test_a_redis_outage_logs_one_warning_not_one_per_request(acme, monkeypatch, caplog):
+    class Down:
+        def pipeline(self, **kwargs):
+            raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(services, "redis_client", lambda: Down())
+    monkeypatch.setattr(services, "_last_warning", 0.0)
+    for _ in range(50):
+        services.sessions_mark_touched(
+            org_id=acme.org.pk, project_id=acme.project.pk, session_ids=["s1"]
+        )
+    warnings = [r for r in caplog.records if "could not mark touched sessions" in r.message]
+    assert len(warnings) == 1
+
+
+def test_the_broker_redelivers_a_dead_workers_task_after_15_minutes():
+    from productgraph.celery import app
+
+    assert app.conf.broker_transport_options["visibility_timeout"] == 900
+    assert app.conf.task_time_limit < 900
