@@ -673,9 +673,12 @@ def _succeeded(log_path: Path, task_ids: list[str]) -> dict[str, float]:
     return found
 
 
-def _received_folds(log_path: Path) -> list[str]:
-    """The ids of the session folds the worker's INFO log says it received, in order."""
-    lines = log_path.read_text().splitlines() if log_path.exists() else []
+def _received_folds(log_path: Path, since: int = 0) -> list[str]:
+    """The ids of the session folds the worker's INFO log says it received, in order, in
+    the log from byte `since` on (a scenario's own: an earlier scenario that restarted Redis
+    empty lost the tasks it had received, and the sweep caught up for them)."""
+    text = log_path.read_bytes()[since:].decode(errors="replace") if log_path.exists() else ""
+    lines = text.splitlines()
     return [
         line.split("[")[-1].split("]")[0]
         for line in lines
@@ -696,9 +699,10 @@ def _kill_whole_worker(stack: Any) -> tuple[list[str], Path]:
     return held, stack.start_worker().log_path
 
 
-def _kill_pool(stack: Any) -> tuple[list[str], Path]:
+def _kill_pool(stack: Any, since: int) -> tuple[list[str], Path]:
     """SIGKILL the worker's pool processes (the main process lives on and replaces them):
-    return the ids of the tasks received and not finished then, and the (same) log."""
+    return the ids of the tasks received (in the log from byte `since`) and not finished
+    then, and the (same) log."""
     import psutil
 
     process = stack.celery.process
@@ -708,7 +712,7 @@ def _kill_pool(stack: Any) -> tuple[list[str], Path]:
         child.send_signal(signal.SIGKILL)
     log_path = stack.celery.log_path
     time.sleep(0.2)  # the main process logs what it had running
-    received = _received_folds(log_path)
+    received = _received_folds(log_path, since)
     finished = _succeeded(log_path, received)
     return [task for task in received if task not in finished], log_path
 
@@ -727,6 +731,8 @@ def worker_kill(
         else Outcome("pool-kill", "the Celery worker's pool processes SIGKILLed mid-fold")
     )
     admin_url = settings.DATABASE_URLS.admin or postgres.url(DATABASE)
+    worker_log = stack.celery.log_path
+    log_start = worker_log.stat().st_size if worker_log.exists() else 0
 
     def fault() -> dict[str, Any]:
         deadline = time.monotonic() + args.duration - FAULT_AT_S - 2
@@ -736,7 +742,7 @@ def worker_kill(
             if not mid_fold:
                 time.sleep(0.01)
         killed_at = time.time()
-        held, log_path = _kill_whole_worker(stack) if whole else _kill_pool(stack)
+        held, log_path = _kill_whole_worker(stack) if whole else _kill_pool(stack, log_start)
         return {
             "mid_fold": mid_fold,
             "held_task_ids": held,

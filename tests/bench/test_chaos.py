@@ -107,3 +107,11 @@ def test_the_worker_log_tells_which_folds_were_received_and_when_they_succeeded(
     done = chaos._succeeded(log, received)
     assert set(done) == {"aaa"}
     assert done["aaa"] - chaos._succeeded(log, ["aaa"])["aaa"] == 0
+    # A scenario reads only its own part of the log.
+    since = log.stat().st_size
+    with log.open("a") as tail:
+        tail.write(
+            "[2026-11-24 03:05:00,000: INFO/MainProcess] "
+            "Task sessions.fold_touched_sessions[ccc] received\n"
+        )
+    assert chaos._received_folds(log, since) == ["ccc"]
