@@ -27,7 +27,7 @@ OPTIONS: tuple[tuple[str, str, type, str, str], ...] = (
         "celery-concurrency",
         "BENCH_CELERY_CONCURRENCY",
         int,
-        "2",
+        "1",
         "Celery worker processes folding sessions (0: no worker, no session numbers)",
     ),
     ("drain", "BENCH_DRAIN", float, "60", "max seconds to wait for the sessions after a phase"),

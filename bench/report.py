@@ -799,7 +799,7 @@ _METHOD = """\
 2. **Server.** `gunicorn productgraph.wsgi` with `config.settings.production` (JSON logs,
    access log, `CONN_MAX_AGE=60`), bound to 127.0.0.1 on a free port, connecting as the
    runtime role `productgraph_app` — RLS applies, as in production. Beside it, a real
-   `celery -A productgraph worker` (prefork, 2 processes like the Procfile, log level
+   `celery -A productgraph worker` (prefork, 1 process like the Procfile, log level
    WARNING) with the same environment folds the sessions ingestion marks (ADR 0003).
 3. **Load.** `python -m bench.load`, a separate process: C clients (threads, one HTTP/1.1
    connection each) send pre-built batches for a fixed time after a warm-up. The events are

@@ -53,7 +53,7 @@ OPTIONS: tuple[Option, ...] = (
     ("probe", "BENCH_SOAK_PROBE", float, "15", "seconds of the closed-loop probe"),
     ("clients", "BENCH_CLIENTS", int, "8", "concurrent clients of the load generator"),
     ("workers", "BENCH_WORKERS", int, "", "gunicorn workers (default: 2 x CPUs)"),
-    ("celery-concurrency", "BENCH_CELERY_CONCURRENCY", int, "2", "Celery worker processes"),
+    ("celery-concurrency", "BENCH_CELERY_CONCURRENCY", int, "1", "Celery worker processes"),
     ("drain", "BENCH_DRAIN", float, "180", "max seconds for the sessions to catch up"),
     ("docs", "BENCH_DOCS", int, "1", "1: rewrite docs/reliability-figures.md, 0: leave it"),
 )

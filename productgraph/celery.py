@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -25,3 +26,12 @@ app.conf.update(
     timezone="UTC",
 )
 app.autodiscover_tasks()
+
+# The worker's pool processes (where tasks run) yield the CPU to the web server on a shared
+# machine: a fold can wait a second, a 202 should not. PostgreSQL's backends keep theirs.
+WORKER_NICENESS = 10
+
+
+@worker_process_init.connect
+def _yield_cpu_to_the_web_server(**_kwargs: object) -> None:
+    os.nice(WORKER_NICENESS)
