@@ -48,14 +48,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def terminate(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
-    """SIGTERM a child process if it runs; SIGKILL it if it lingers past `timeout` s."""
+def terminate(
+    process: subprocess.Popen | None, timeout: float = 10.0, *, group: bool = False
+) -> None:
+    """SIGTERM a child process if it runs; SIGKILL it (with `group`: its whole session,
+    started with `start_new_session`) if it lingers past `timeout` s."""
     if process is not None and process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
+            if group:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
             process.wait(timeout=5)
 
 
@@ -197,14 +203,7 @@ class Gunicorn:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop gracefully (SIGTERM), then kill the whole session if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+        terminate(self.process, timeout, group=True)
 
 
 @dataclass
@@ -272,14 +271,7 @@ class CeleryWorker:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Warm shutdown (SIGTERM: running tasks finish), then kill the session if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+        terminate(self.process, timeout, group=True)
 
 
 @dataclass
