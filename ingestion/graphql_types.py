@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import graphene
@@ -19,18 +20,14 @@ from ingestion.graphql_selectors import (
     event_page,
 )
 from ingestion.models import Event
-from orgs.graphql_types import project_for
+from orgs.graphql_types import project_for, project_page
 from productgraph.graphql.context import org_id_of
 from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
 from productgraph.graphql.limits import statement_timeout
 from productgraph.graphql.pagination import (
-    DATETIME,
-    INT,
     Page,
     connection,
-    decode_cursor,
     page_arguments,
-    page_size,
 )
 from productgraph.graphql.scalars import JSON, utc
 
@@ -205,20 +202,16 @@ class EventQueries(graphene.ObjectType):
         first: int | None = None,
         after: str | None = None,
     ) -> Page[Event]:
-        size = page_size(first)
-        position = decode_cursor(after, EVENTS_CURSOR, (DATETIME, INT))
         criteria = event_filter(filter)
-        project = project_for(info, project_id)
-        if project is None:
-            return Page.empty()
-        rows = event_page(
-            org_id=org_id_of(info),
-            project_id=project.pk,
-            criteria=criteria,
-            first=size,
-            after=position,  # type: ignore[arg-type]
+        return project_page(
+            info,
+            project_id,
+            first=first,
+            after=after,
+            kind=EVENTS_CURSOR,
+            fetch=partial(event_page, criteria=criteria),
+            key=_event_position,
         )
-        return Page.of(rows, first=size, kind=EVENTS_CURSOR, key=_event_position)
 
     @staticmethod
     def resolve_event_counts(

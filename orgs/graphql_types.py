@@ -7,6 +7,7 @@ the same org outside a secret key's scope alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import graphene
@@ -15,6 +16,7 @@ from graphene import relay
 from orgs.graphql_selectors import project_list_scoped, projects_by_id, projects_by_public_id
 from orgs.models import Project
 from productgraph.graphql.context import loaders_of, org_id_of, principal_of
+from productgraph.graphql.pagination import DATETIME, INT, Page, decode_cursor, page_size
 
 
 def project_for(info: Any, public_id: str) -> Project | None:
@@ -26,6 +28,28 @@ def project_for(info: Any, public_id: str) -> Project | None:
         return None
     loaders.get(projects_by_id, org_id=org_id).prime(project.pk, project)
     return project
+
+
+def project_page(
+    info: Any,
+    project_id: str,
+    *,
+    first: int | None,
+    after: str | None,
+    kind: str,
+    fetch: Callable[..., Sequence[Any]],
+    key: Callable[[Any], tuple[Any, ...]],
+) -> Page[Any]:
+    """A keyset page of a project's rows by (timestamp, id): empty when the caller cannot
+    see the project. `fetch(org_id=, project_id=, first=, after=)` returns up to
+    `first + 1` rows after the decoded cursor; `key` gives a row's cursor position."""
+    size = page_size(first)
+    position = decode_cursor(after, kind, (DATETIME, INT))
+    project = project_for(info, project_id)
+    if project is None:
+        return Page.empty()
+    rows = fetch(org_id=org_id_of(info), project_id=project.pk, first=size, after=position)
+    return Page.of(list(rows), first=size, kind=kind, key=key)
 
 
 def project_load(info: Any, project_id: int) -> Project | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import graphene
@@ -13,7 +14,13 @@ from ingestion.graphql_types import EventConnection
 from ingestion.models import Event
 from journeys.graphql_selectors import session_journeys_by_session
 from journeys.graphql_types import SessionJourneyType
-from orgs.graphql_types import ProjectType, expect_projects, project_for, project_load
+from orgs.graphql_types import (
+    ProjectType,
+    expect_projects,
+    project_for,
+    project_load,
+    project_page,
+)
 from productgraph.graphql.context import loaders_of, org_id_of, principal_of
 from productgraph.graphql.pagination import (
     DATETIME,
@@ -186,21 +193,15 @@ class SessionQueries(graphene.ObjectType):
         first: int | None = None,
         after: str | None = None,
     ) -> Page[Session]:
-        size = page_size(first)
-        position = decode_cursor(after, SESSIONS_CURSOR, (DATETIME, INT))
         criteria = session_filter(filter)
-        project = project_for(info, project_id)
-        if project is None:
-            return Page.empty()
-        rows = session_page(
-            org_id=org_id_of(info),
-            project_id=project.pk,
-            criteria=criteria,
-            first=size,
-            after=position,  # type: ignore[arg-type]
-        )
-        page = Page.of(
-            rows, first=size, kind=SESSIONS_CURSOR, key=lambda s: (s.last_event_at, s.pk)
+        page = project_page(
+            info,
+            project_id,
+            first=first,
+            after=after,
+            kind=SESSIONS_CURSOR,
+            fetch=partial(session_page, criteria=criteria),
+            key=lambda s: (s.last_event_at, s.pk),
         )
         expect_session_fields(info, [session for _, session in page.edges])
         return page
