@@ -435,6 +435,23 @@ def test_a_step_nothing_matches_stops_everyone_there(acme):
     assert result.overall.steps[1].conversion_from_previous == 0.0
 
 
+def test_a_type_every_step_names_is_checked_once_by_the_scan(acme):
+    # page.view is the only type scanned, so the masks leave `event.type eq` out; a click on
+    # /b still must not fill the /b step, nor a page view on /b without its type condition.
+    events = [
+        wire("e1", 0, page__path="/a"),
+        wire("e2", 1, type_="ui.click", page__path="/b"),
+        wire("e3", 2, session="s2", page__path="/a"),
+        wire("e4", 3, session="s2", page__path="/b"),
+    ]
+    ingest(acme, events)
+    query = query_for(acme, [[PAGE_VIEW, PATH_A], [PAGE_VIEW, PATH_B]])
+    sql, params = query.to_sql()
+    assert "event_type = %s" not in sql
+    assert "AND e.event_type = ANY(%s)\n" in sql and ["page.view"] in params
+    assert counts(assert_matches_reference(acme, events, query)) == [2, 1]
+
+
 def test_user_unit_falls_back_to_the_anonymous_id(acme):
     events = [
         wire("e1", 0, session="s1", user__id="u1"),
