@@ -38,7 +38,6 @@ from sessions import services
 from sessions.models import Session
 from sessions.selectors import sessions_stale
 from sessions.sessionization import SessionFacts
-from sessions.tasks import FOLD_BATCH
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -234,11 +233,11 @@ def sessions_against_rebuild(tenant: BenchTenant) -> dict[str, Any]:
             .values_list("session_id", flat=True)
             .distinct()
         )
-        for start in range(0, len(session_ids), FOLD_BATCH):
+        for start in range(0, len(session_ids), services.FOLD_BATCH):
             services.sessions_fold(
                 org_id=tenant.org_id,
                 project_id=tenant.project_id,
-                session_ids=session_ids[start : start + FOLD_BATCH],
+                session_ids=session_ids[start : start + services.FOLD_BATCH],
             )
         after = _session_rows(tenant)
         transaction.set_rollback(True)

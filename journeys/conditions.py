@@ -84,9 +84,14 @@ _DOUBLE_MAX = int(sys.float_info.max)
 
 
 def _is_scalar(value: Any) -> bool:
+    """A string, boolean or finite number: what `eq`, `neq` and `in` compare with.
+
+    Not null: matching never equals a missing or null field, so a null in an `in` list
+    would be true in the funnel SQL (JSON null = JSON null) and false in journey matching.
+    """
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _is_finite_number(value)
-    return value is None or isinstance(value, str | bool)
+    return isinstance(value, str | bool)
 
 
 def validate_conditions(conditions: Any, path: str, depth: int = 0) -> list[str]:
@@ -159,7 +164,7 @@ def _validate_condition(condition: dict, path: str) -> list[str]:
             if (problem := _type_problem(kind, item, f"{path}.value", field))
         ]
     else:  # eq, neq
-        if not _is_scalar(value) or value is None:
+        if not _is_scalar(value):
             return [f"{path}.value: '{op}' takes a string, number or boolean"]
         problem = _type_problem(kind, value, f"{path}.value", field)
         if problem:

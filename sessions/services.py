@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 FOLD_TASK = "sessions.fold_touched_sessions"
 FOLD_DELAY_SECONDS = 1  # debounce: one fold per shard per second, not one per event
+FOLD_BATCH = 500  # sessions per fold (one transaction's worth)
 # A project's touched sessions are spread over this many shards (by a hash of the session
 # id), each with its own marks, fold task and advisory lock: the worker's processes fold
 # one project in parallel. With one shard, one project's folds ran one at a time and the
@@ -288,7 +289,13 @@ def sessions_prune_orphans(*, org_id: int) -> int:
 
 
 def sessions_close_idle(*, org_id: int, now: datetime | None = None) -> int:
-    """End every active session of the org idle longer than its project's timeout."""
+    """End every active session of the org idle longer than its project's timeout.
+
+    A closed session whose journey status was `pending` ("the session is still active") is
+    folded again at once, which re-matches it: it becomes bounced, dropped or abandoned now,
+    not at the next journey refresh (up to 5 minutes later).
+    """
+    now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -296,7 +303,30 @@ def sessions_close_idle(*, org_id: int, now: datetime | None = None) -> int:
             FROM {Project._meta.db_table} p
             WHERE p.id = s.project_id AND s.org_id = %s AND s.ended_at IS NULL
               AND s.last_event_at < %s - make_interval(mins => p.session_timeout_minutes)
+            RETURNING s.project_id, s.session_id
             """,  # noqa: S608 - table names from model metadata
-            [org_id, now or timezone.now()],
+            [org_id, now],
         )
-        return cursor.rowcount
+        closed = cursor.fetchall()
+    by_project: dict[int, list[str]] = {}
+    for project_id, session_id in closed:
+        by_project.setdefault(project_id, []).append(session_id)
+    for project_id, session_ids in by_project.items():
+        pending = sorted(
+            set(
+                SessionJourney.objects.filter(
+                    org_id=org_id,
+                    project_id=project_id,
+                    status=SessionJourney.Status.PENDING,
+                    session_id__in=session_ids,
+                ).values_list("session_id", flat=True)
+            )
+        )
+        for start in range(0, len(pending), FOLD_BATCH):
+            sessions_fold(
+                org_id=org_id,
+                project_id=project_id,
+                session_ids=pending[start : start + FOLD_BATCH],
+                now=now,
+            )
+    return len(closed)

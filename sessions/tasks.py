@@ -14,7 +14,6 @@ from productgraph.tenancy.context import org_context
 from sessions import services
 from sessions.selectors import sessions_stale
 
-FOLD_BATCH = 500
 SWEEP_WINDOW = timedelta(hours=1)
 _RETRY = {
     "autoretry_for": (OperationalError, InterfaceError),
@@ -33,7 +32,7 @@ def fold_touched_sessions(self: Task, org_id: int, project_id: int, shard: int =
     """
     where = {"org_id": org_id, "project_id": project_id, "shard": shard}
     task_id = self.request.id
-    taken = services.sessions_take_touched(**where, limit=FOLD_BATCH, task_id=task_id)
+    taken = services.sessions_take_touched(**where, limit=services.FOLD_BATCH, task_id=task_id)
     try:
         with fold_timer(), transaction.atomic(), org_context(org_id):
             written = services.sessions_fold(
@@ -46,7 +45,7 @@ def fold_touched_sessions(self: Task, org_id: int, project_id: int, shard: int =
         raise
     services.sessions_release_held(**where, task_id=task_id)
     if services.sessions_release_schedule(**where):
-        backlog = len(taken) == FOLD_BATCH
+        backlog = len(taken) == services.FOLD_BATCH
         services.sessions_schedule_fold(
             **where, countdown=0 if backlog else services.FOLD_DELAY_SECONDS
         )
@@ -61,11 +60,11 @@ def sweep_org(org_id: int, since: str | None = None) -> int:
     with transaction.atomic(), org_context(org_id):
         for project in project_list(org_id=org_id):
             stale = sessions_stale(org_id=org_id, project_id=project.pk, since=cutoff)
-            for start in range(0, len(stale), FOLD_BATCH):
+            for start in range(0, len(stale), services.FOLD_BATCH):
                 written += services.sessions_fold(
                     org_id=org_id,
                     project_id=project.pk,
-                    session_ids=stale[start : start + FOLD_BATCH],
+                    session_ids=stale[start : start + services.FOLD_BATCH],
                 )
     return written
 

@@ -123,3 +123,11 @@ def test_non_finite_numbers_are_not_values():
     for value in [float("inf"), float("nan")]:
         assert validate_conditions({"field": "n", "op": "gt", "value": value}, "c")
         assert validate_conditions({"field": "n", "op": "in", "value": [1, value]}, "c")
+
+
+def test_null_is_not_a_value_to_compare_with():
+    # Matching never equals a null or missing field; the funnel SQL would (JSON null = null).
+    for op, value in [("eq", None), ("neq", None), ("in", ["pro", None])]:
+        for field in ("plan", "page.path"):
+            problems = validate_conditions({"field": field, "op": op, "value": value}, "c")
+            assert problems and "takes a" in problems[0], (field, op, problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,6 +13,7 @@ from django.db import transaction
 from journeys.models import Journey, SessionJourney
 from journeys.services import journey_save
 from productgraph.tenancy.context import org_context
+from sessions.services import sessions_close_idle
 from tests.ingestion.helpers import event, post
 
 STEPS = [
@@ -67,6 +69,21 @@ def test_sessions_are_matched_and_metrics_computed(client, acme, capsys):
         ("cart", 2, 0),
         ("pay", 1, 1),
     ]
+
+
+def test_closing_an_idle_session_ends_its_pending_journeys_at_once(client, acme, capsys):
+    make_journey(acme)
+    now = datetime.now(tz=UTC)
+    item = event(event_id="live-0", page__path="/cart", event__timestamp=now.isoformat())
+    item["session.id"] = "live"
+    post(client, acme.ingest_key, {"events": [item]})
+    call_command("aggregate_sessions")
+    capsys.readouterr()
+    assert rows(acme)["live"].status == "pending"  # the session is still active
+    with transaction.atomic(), org_context(acme.org.pk):
+        closed = sessions_close_idle(org_id=acme.org.pk, now=now + timedelta(minutes=31))
+    assert closed == 1
+    assert rows(acme)["live"].status == "bounced"  # not at the next refresh, minutes later
 
 
 def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):
