@@ -1,8 +1,9 @@
 """Who a `/graphql` request acts as: a project secret key, or a member of an org.
 
-- `Authorization: Bearer sk_...` or `X-PG-API-Key: sk_...`: the key's project, read and
-  write (like an admin of that one project). An ingest key (`pk_`) is refused with
-  `wrong_key_kind`: it is embedded in browsers and may only send events.
+- `Authorization: Bearer sk_...` or `X-PG-API-Key: sk_...`: the key's project, read only
+  (tenancy.md: a secret key "reads: GraphQL"; mutations are for editors and admins). An
+  ingest key (`pk_`) is refused with `wrong_key_kind`: it is embedded in browsers and may
+  only send events.
 - Otherwise a logged-in Django user, acting in the org named by the header
   `X-PG-Org: <org slug>` (or `?org=<slug>`), through their Membership there: viewers read,
   editors and admins also write. An unknown slug and an org the user is not a member of
@@ -57,7 +58,7 @@ def _key_principal(request: HttpRequest, raw: str) -> Principal:
     request.org_scope.enter(key.org_id)  # type: ignore[attr-defined]
     record_last_used(key)
     return Principal(
-        org_id=key.org_id, project_ids=frozenset({key.project_id}), can_write=True, by_key=True
+        org_id=key.org_id, project_ids=frozenset({key.project_id}), can_write=False, by_key=True
     )
 
 

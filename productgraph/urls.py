@@ -1,6 +1,7 @@
 """Root URLconf."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -21,6 +22,13 @@ urlpatterns = [
         GraphQLView.as_view(schema=schema, authenticate=graphql_principal),
         name="graphql",
     ),
+    # Members who are not staff (analysts) log in here; then GraphiQL at /graphql?org=<slug>.
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("ingestion.urls")),
     path("", include("orgs.urls")),
     path("admin/", admin.site.urls),

@@ -135,6 +135,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+
+# Members log in at /login/ (staff may also use the admin's); GraphiQL is where they go.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/graphql"
+LOGOUT_REDIRECT_URL = "/login/"
 STATIC_ROOT = ENV.data_dir / "static"
 
 # --- REST framework ------------------------------------------------------------------------

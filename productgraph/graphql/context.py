@@ -59,10 +59,15 @@ def loaders_of(info: Any) -> Loaders:
 
 
 def require_write(info: Any) -> Principal:
-    """Return the principal when it may mutate; raise `forbidden` for a viewer."""
+    """Return the principal when it may mutate; raise `forbidden` for a key or a viewer."""
     principal = principal_of(info)
-    if not principal.can_write:
-        raise CodedGraphQLError(
-            ErrorCode.FORBIDDEN, "Viewers may read but not change anything: ask for editor."
+    if principal.can_write:
+        return principal
+    if principal.by_key:
+        message = (
+            "A secret key may read but not change anything: log in as an editor or admin of "
+            "the organization (or use the admin) to change journeys."
         )
-    return principal
+    else:
+        message = "Viewers may read but not change anything: ask for editor."
+    raise CodedGraphQLError(ErrorCode.FORBIDDEN, message)

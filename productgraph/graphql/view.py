@@ -166,7 +166,8 @@ class GraphQLView(GrapheneGraphQLView):
             raise RequestRefused(
                 401,
                 ErrorCode.NOT_AUTHENTICATED,
-                "Log in to use GraphiQL; API clients POST JSON with a project secret key.",
+                "Log in at /login/ to use GraphiQL; "
+                "API clients POST JSON with a project secret key.",
             )
         if not self.can_display_graphiql(request, {}):
             raise RequestRefused(

@@ -116,6 +116,15 @@ def member(tenant, username: str, role: str):
     return user
 
 
+def as_editor(client, tenant, username: str = "ed") -> dict[str, str]:
+    """Log the client in as an editor of the tenant's org; return the auth for gql()/data().
+
+    Mutations need an editor or admin: a secret key only reads (tenancy.md).
+    """
+    client.force_login(member(tenant, username, "editor"))
+    return {"org": tenant.org.slug}
+
+
 def seed_checkout(client, tenant, prefix: str = "") -> None:
     """Three sessions: one converts, one bounces, one never enters; folded, journey refreshed."""
     visit(client, tenant, f"{prefix}converts", "/home", "/cart", "/pay")

@@ -11,7 +11,15 @@ from django.db import transaction
 
 from journeys.services import journey_save, journeys_refresh_project
 from productgraph.tenancy.context import org_context
-from tests.graphql.helpers import CHECKOUT_STEPS, captured_sql, data, fold, hits, visit
+from tests.graphql.helpers import (
+    CHECKOUT_STEPS,
+    as_editor,
+    captured_sql,
+    data,
+    fold,
+    hits,
+    visit,
+)
 
 SESSION_FIELDS = """sessionId project { publicId }
   journeys { status journey { key project { publicId } } }
@@ -91,8 +99,9 @@ MUTATIONS = {
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_mutations_read_the_project_and_journey_once_and_write_once(client, acme, name):
     grow(client, acme, 0, 2)
-    data(client, "{ projects { id } }", key=acme.secret_key)  # warm up the key
-    sqls = captured_sql(client, MUTATIONS[name], key=acme.secret_key)
+    editor = as_editor(client, acme)  # a secret key only reads
+    data(client, "{ projects { id } }", **editor)  # warm up the login
+    sqls = captured_sql(client, MUTATIONS[name], **editor)
     assert hits(sqls, "orgs_project") == 1
     writes = [sql for sql in sqls if sql.startswith(("INSERT", "UPDATE"))]
     assert len(writes) == 1 and "journeys_journey" in writes[0], sqls

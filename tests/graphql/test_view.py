@@ -77,15 +77,18 @@ def test_a_member_must_choose_an_org_except_to_introspect(client, acme):
     assert schema == {"__schema": {"queryType": {"name": "Query"}}}
 
 
-def test_a_viewer_cannot_mutate_but_an_editor_and_a_secret_key_can(client, acme):
+def test_a_viewer_and_a_secret_key_cannot_mutate_but_an_editor_can(client, acme):
     client.force_login(member(acme, "vera", "viewer"))
     response = gql(client, CREATE, {"p": "proj_acme"}, org="acme")
     assert error_codes(response.json()) == ["forbidden"]
     assert response.json()["data"] == {"createJourney": None}
+    by_key = gql(client, CREATE, {"p": "proj_acme"}, key=acme.secret_key).json()
+    assert error_codes(by_key) == ["forbidden"]  # tenancy.md: a secret key reads
+    assert "secret key may read" in by_key["errors"][0]["message"]
     client.force_login(member(acme, "ed", "editor"))
     created = data(client, CREATE, {"p": "proj_acme"}, org="acme")
     assert created["createJourney"]["journey"] == {"key": "signup", "isActive": True}
-    again = gql(client, CREATE, {"p": "proj_acme"}, key=acme.secret_key)
+    again = gql(client, CREATE, {"p": "proj_acme"}, org="acme")
     assert error_codes(again.json()) == ["journey_exists"]
 
 
@@ -197,3 +200,33 @@ def test_page_sizes_above_500_are_an_error_not_clamped(client, acme, first, code
     assert error_codes(body) == [code]
     assert body["errors"][0]["path"] == ["events"]
     assert data(client, query, {"n": 500}, key=acme.secret_key)["events"] == {"nodes": []}
+
+
+def test_a_member_who_is_not_staff_logs_in_at_login_and_gets_graphiql(acme):
+    analyst = member(acme, "ana", "editor")
+    assert not analyst.is_staff
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/login/?next=/graphql%3Forg%3Dacme")
+    assert page.status_code == 200 and b'name="password"' in page.content
+    token = page.cookies["csrftoken"].value
+    wrong = browser.post(
+        "/login/", {"username": "ana", "password": "nope", "csrfmiddlewaretoken": token}
+    )
+    assert wrong.status_code == 200 and b"didn't match" in wrong.content
+    logged_in = browser.post(
+        "/login/",
+        {
+            "username": "ana",
+            "password": "pw",
+            "next": "/graphql?org=acme",
+            "csrfmiddlewaretoken": token,
+        },
+    )
+    assert logged_in.status_code == 302 and logged_in["Location"] == "/graphql?org=acme"
+    graphiql = browser.get("/graphql?org=acme", HTTP_ACCEPT="text/html")
+    assert graphiql.status_code == 200 and b"graphiql" in graphiql.content.lower()
+    token = graphiql.cookies.get("csrftoken", page.cookies["csrftoken"]).value
+    created = gql(browser, CREATE, {"p": "proj_acme"}, org="acme", HTTP_X_CSRFTOKEN=token)
+    assert created.json()["data"]["createJourney"]["journey"]["key"] == "signup"
+    assert browser.post("/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert gql(browser, PROJECTS, org="acme").status_code == 401
