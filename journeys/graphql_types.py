@@ -10,6 +10,7 @@ edge's statement timeout.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -320,7 +321,8 @@ class FunnelQueries(graphene.ObjectType):
         except FunnelTimeout as exc:
             raise CodedGraphQLError(GraphQLErrorCode.QUERY_TIMEOUT, "; ".join(exc.errors)) from None
         except DefinitionError as exc:
-            raise _invalid_definition("funnel", exc) from None
+            named = DefinitionError([_graphql_names(problem) for problem in exc.errors])
+            raise _invalid_definition("funnel", named) from None
 
 
 # --- mutations -----------------------------------------------------------------------------
@@ -348,6 +350,28 @@ def _checked_name(name: str) -> str:
             GraphQLErrorCode.INVALID_ARGUMENT, f"name: 1 to {MAX_NAME_LENGTH} characters."
         )
     return name
+
+
+# The funnel's problems name FunnelQuery's fields; a GraphQL caller sent these arguments.
+_ARGUMENT_NAMES = {
+    "date_from": "from",
+    "date_to": "to",
+    "window": "windowSeconds",
+    "from_step": "fromStep",
+    "to_step": "toStep",
+}
+_ARGUMENT_NAME = re.compile(r"(?<![\w'])(" + "|".join(_ARGUMENT_NAMES) + r")(?![\w'])")
+
+
+def _graphql_names(problem: str) -> str:
+    """A funnel problem in the GraphQL arguments' names (`date_from` -> `from`, ...).
+
+    A condition's problem is left as it is: its text quotes the caller's own values.
+    """
+    path = problem.partition(": ")[0]
+    if path.startswith("steps") or ".match" in path:
+        return problem
+    return _ARGUMENT_NAME.sub(lambda found: _ARGUMENT_NAMES[found[1]], problem)
 
 
 def _invalid_definition(what: str, exc: DefinitionError) -> CodedGraphQLError:

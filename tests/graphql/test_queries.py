@@ -476,7 +476,14 @@ def test_an_invalid_funnel_lists_its_problems(client, acme):
     problems = error["extensions"]["problems"]
     assert any("unknown op 'like'" in p for p in problems)
     assert any(p.startswith("steps:") for p in problems)
-    assert any(p.startswith("window:") for p in problems)
+    assert any(p.startswith("windowSeconds:") for p in problems), "the argument's name"
+    backwards = """{ funnel(projectId: "proj_acme", steps: [[{field: "page.path", op: "exists"}],
+        [{field: "page.path", op: "exists"}]], from: "2026-01-16T00:00:00Z",
+        to: "2026-01-15T00:00:00Z", exclusions: [{match: [{field: "n", op: "exists"}],
+        fromStep: 2, toStep: 1}]) { breakdown } }"""
+    problems = gql(client, backwards, key=acme.secret_key).json()["errors"][0]["extensions"]
+    assert "to: must be after from" in problems["problems"]
+    assert "exclusions[0]: fromStep must come before toStep" in problems["problems"]
 
 
 def test_a_funnel_that_runs_too_long_is_query_timeout(client, acme, monkeypatch):
