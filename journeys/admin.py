@@ -21,6 +21,13 @@ class JourneyAdmin(TenantAdmin):
     change_form_template = "admin/journeys/journey/change_form.html"
     actions = ["refresh"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Fixed once created, as over GraphQL: the key is what events carry as
+        # gen_ai.journey.id, and the session rows belong to the project.
+        if obj is None:
+            return self.readonly_fields
+        return ["project", "key", *self.readonly_fields]
+
     @admin.action(description="Re-match sessions and refresh metrics")
     def refresh(self, request, queryset):
         projects = {(journey.org_id, journey.project_id) for journey in queryset}

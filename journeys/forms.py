@@ -28,7 +28,7 @@ class JourneyForm(forms.ModelForm):
         cleaned = super().clean()
         try:
             parse_definition(
-                key=cleaned.get("key"),
+                key=cleaned.get("key", self.instance.key),  # read-only once created
                 entry=cleaned.get("entry") if cleaned.get("entry") is not None else [],
                 steps=cleaned.get("steps"),
                 exit=cleaned.get("exit") if cleaned.get("exit") is not None else [],

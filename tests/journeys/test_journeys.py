@@ -126,6 +126,24 @@ def test_admin_shows_a_funnel_chart_and_rejects_bad_definitions(staff_client, cl
     assert "unknown op &#x27;like&#x27;" in bad.content.decode()
     with transaction.atomic(), org_context(acme.org.pk):
         assert not Journey.objects.filter(key="broken").exists()
+    # Editing keeps the key and the project (read-only once created) and still validates.
+    edited = staff_client.post(
+        f"/admin/journeys/journey/{journey.pk}/change/",
+        {
+            "key": "renamed",
+            "name": "Checkout 2",
+            "entry": "[]",
+            "steps": json.dumps(STEPS),
+            "exit": "[]",
+            "timeout_minutes": 45,
+            "is_active": "on",
+        },
+    )
+    assert edited.status_code == 302, edited.content.decode()[:2000]
+    with transaction.atomic(), org_context(acme.org.pk):
+        journey.refresh_from_db()
+    assert (journey.key, journey.name, journey.timeout_minutes) == ("checkout", "Checkout 2", 45)
+    assert journey.project_id == acme.project.pk
 
 
 def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(acme, capsys):
