@@ -9,7 +9,8 @@ Semantics (analytics.md, with the decisions the spec leaves open):
   event may fill step 1. An event tagged `gen_ai.journey.id` = the journey's key and
   `gen_ai.journey.step.id` = a step's id matches that step directly. Optional steps may be
   skipped; the assignment reaching the most required steps, earliest, is kept.
-- **converted**: every required step reached, or an `exit` event seen after entering, within
+- **converted**: every required step reached, or an `exit` event seen at or after entering (the
+  entering event itself counts), within
   `timeout_minutes` of entering. `converted_at` is that moment.
 - **abandoned**: not converted, and the journey stalled longer than the timeout: the next
   matched step (or the conversion) came too late, the session kept going past the timeout
