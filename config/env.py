@@ -51,7 +51,7 @@ def read() -> Settings:
         redis_url=env.str("REDIS_URL", default="") or None,
         data_dir=Path(env.str("PRODUCTGRAPH_DATA_DIR", default=str(BASE_DIR / ".data"))),
         log_level=env.str("LOG_LEVEL", default="INFO").upper(),
-        log_format=env.str("LOG_FORMAT", default="text"),
+        log_format=env.str("LOG_FORMAT", default=""),  # "": the settings module's default
         conn_max_age=env.int("CONN_MAX_AGE", default=60),
         metrics_token=env.str("METRICS_TOKEN", default="") or None,
         # Also read by prometheus_client itself; config/gunicorn.py sets it for its workers.

@@ -28,11 +28,11 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from orgs.models import MAX_RETENTION_DAYS
 from productgraph.tenancy.context import org_context
 from sessions.services import sessions_prune_orphans
 
 BATCH_SIZE = 5000
-MAX_RETENTION_DAYS = 36500
 
 # One batch: up to `limit` of the org's old events, and in the same statement the keys of
 # exactly those events (through the unique index on project and event id), so no event is

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# Events are kept this many days at most (100 years): `purge_events` computes its cut-off
+# from it, and dates before year 1 do not exist.
+MAX_RETENTION_DAYS = 36500
 
 
 class Organization(models.Model):
@@ -11,7 +16,10 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100)
-    retention_days = models.PositiveIntegerField(default=90)
+    retention_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

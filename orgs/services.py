@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from orgs import keys
-from orgs.models import ApiKey, Membership, Organization, Project
+from orgs.models import MAX_RETENTION_DAYS, ApiKey, Membership, Organization, Project
 from productgraph.tenancy.context import org_context
 
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -34,6 +34,8 @@ def organization_create(
         )
     if not name or len(name) > 200:
         raise OrgsError("an organization name must have 1 to 200 characters")
+    if not 1 <= retention_days <= MAX_RETENTION_DAYS:
+        raise OrgsError(f"retention must be 1 to {MAX_RETENTION_DAYS} days")
     existing = Organization.objects.filter(slug=slug).first()
     if existing is not None:
         return existing, False
@@ -83,10 +85,15 @@ class IssuedKey:
     key: str
 
 
+MAX_KEY_NAME_LENGTH = ApiKey._meta.get_field("name").max_length or 200
+
+
 def api_key_issue(*, project: Project, kind: str, name: str = "") -> IssuedKey:
     """Issue a key for `project`; return it with the full key, which is never stored."""
     if kind not in keys.KIND_PREFIXES:
         raise OrgsError(f"kind must be one of {', '.join(keys.KIND_PREFIXES)}")
+    if len(name) > MAX_KEY_NAME_LENGTH:
+        raise OrgsError(f"a key name has at most {MAX_KEY_NAME_LENGTH} characters")
     with org_context(project.org_id):
         raw = keys.generate(kind)
         api_key = ApiKey.objects.create(

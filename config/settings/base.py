@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import environ
 
 from config.env import BASE_DIR, read
@@ -230,7 +232,7 @@ DJANGO_GUID = {
     "VALIDATE_GUID": False,
     "IGNORE_URLS": ["health"],
 }
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId"}},

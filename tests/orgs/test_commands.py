@@ -103,11 +103,22 @@ def test_seed_demo_prints_the_same_keys_each_time(db, capsys, settings, tmp_path
     [
         ("create_org", "--slug", "a" * 101, "--name", "x"),
         ("create_org", "--slug", "ok", "--name", "n" * 201),
+        ("create_org", "--slug", "ok", "--name", "n", "--retention-days", "0"),
+        ("create_org", "--slug", "ok", "--name", "n", "--retention-days", "36501"),
+        ("create_org", "--slug", "ok", "--name", "n", "--retention-days", "9" * 12),
     ],
 )
 def test_create_org_rejects_oversized_input_in_one_line(db, args):
-    with pytest.raises(CommandError, match=r"invalid slug|name must have"):
+    with pytest.raises(CommandError, match=r"invalid slug|name must have|retention must be"):
         call_command(*args)
+
+
+def test_create_api_key_rejects_a_name_over_200_characters(acme):
+    with pytest.raises(CommandError, match="at most 200 characters"):
+        call_command(
+            "create_api_key", "--project", acme.project.public_id, "--kind", "secret",
+            "--name", "k" * 201,
+        )  # fmt: skip
 
 
 def test_json_errors_use_the_error_envelope(db, capsys):

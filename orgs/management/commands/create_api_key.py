@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from orgs.selectors import project_find_in_all_orgs
-from orgs.services import api_key_issue
+from orgs.services import OrgsError, api_key_issue
 from productgraph.management.base import OpsCommand
 
 
@@ -22,8 +22,11 @@ class Command(OpsCommand):
         project = project_find_in_all_orgs(public_id=options["project"])
         if project is None:
             raise CommandError(f"no project with public id {options['project']!r}")
-        with transaction.atomic():
-            issued = api_key_issue(project=project, kind=options["kind"], name=options["name"])
+        try:
+            with transaction.atomic():
+                issued = api_key_issue(project=project, kind=options["kind"], name=options["name"])
+        except OrgsError as exc:
+            raise CommandError(str(exc)) from exc
         self.emit(
             f"{options['kind']} key for {project.public_id} (prefix {issued.api_key.prefix}); "
             f"it is shown only now:\n{issued.key}",

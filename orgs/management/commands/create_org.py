@@ -18,8 +18,6 @@ class Command(OpsCommand):
         parser.add_argument("--retention-days", type=int, default=90)
 
     def handle(self, *args, **options):
-        if options["retention_days"] < 1:
-            raise CommandError("--retention-days must be at least 1")
         try:
             with transaction.atomic():
                 org, created = organization_create(

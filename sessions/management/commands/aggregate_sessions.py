@@ -28,7 +28,10 @@ class Command(OpsCommand):
     def handle(self, *args, **options):
         since: datetime | None = None
         if options["since"]:
-            since = parse_datetime(options["since"])
+            try:
+                since = parse_datetime(options["since"])
+            except ValueError:  # well formed, but no such date (month 13, hour 25)
+                since = None
             if since is None or since.tzinfo is None:
                 raise CommandError("--since must be an ISO 8601 time with an offset")
         totals: dict[str, int] = {}
