@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from orgs.models import Project, TenantModel
+from sessions.useragent import MAX_NAME_LENGTH
 
 
 class Session(TenantModel):
@@ -31,8 +32,8 @@ class Session(TenantModel):
     user_id = models.TextField(null=True, blank=True)  # noqa: DJ001
     anonymous_id = models.TextField(null=True, blank=True)  # noqa: DJ001
     user_agent = models.TextField(null=True, blank=True)  # noqa: DJ001
-    browser = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
-    os = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    browser = models.CharField(max_length=MAX_NAME_LENGTH, null=True, blank=True)  # noqa: DJ001
+    os = models.CharField(max_length=MAX_NAME_LENGTH, null=True, blank=True)  # noqa: DJ001
     device_type = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
     aggregated_at = models.DateTimeField(
         help_text="The latest received_at among the events folded in; the sweep refolds a "

@@ -7,6 +7,10 @@ from functools import lru_cache
 
 from ua_parser import parse
 
+# The columns' length (sessions.models.Session.browser / .os): ua-parser copies a family
+# name out of the agent itself, so a crafted 512-character agent made a 150-character
+# browser, and that one session failed its whole fold batch (varchar(100)) on every retry.
+MAX_NAME_LENGTH = 100
 _MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS"}
 
 
@@ -41,7 +45,11 @@ def parse_user_agent(user_agent: str | None) -> ParsedAgent:
     else:
         device_type = "desktop"
     return ParsedAgent(
-        browser=None if browser == "Other" else browser,
-        os=None if os_family == "Other" else os_family,
+        browser=None if browser == "Other" else _fitted(browser),
+        os=None if os_family == "Other" else _fitted(os_family),
         device_type=device_type,
     )
+
+
+def _fitted(name: str | None) -> str | None:
+    return name[:MAX_NAME_LENGTH] if name else name

@@ -252,5 +252,10 @@ LOGGING: dict[str, Any] = {
         }
     },
     "root": {"handlers": ["console"], "level": ENV.log_level},
-    "loggers": {"pgserver": {"level": "WARNING"}, "django_guid": {"level": "WARNING"}},
+    "loggers": {
+        "pgserver": {"level": "WARNING"},
+        "django_guid": {"level": "WARNING"},
+        # tenancy.md: every admin org switch is logged, whatever LOG_LEVEL says.
+        "productgraph.audit": {"level": "INFO"},
+    },
 }

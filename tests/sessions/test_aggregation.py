@@ -52,6 +52,18 @@ def test_a_posted_batch_folds_into_one_session_with_the_right_values(client, acm
     assert (session.browser, session.os, session.device_type) == ("Chrome", "Windows", "desktop")
 
 
+def test_a_crafted_user_agent_cannot_stop_a_fold(client, acme):
+    # ua-parser copies the family out of the agent: 150 characters here, for a varchar(100).
+    crafted = "A" * 150 + "/1.0 CFNetwork/1.0 Darwin/20.0"
+    post(client, acme.ingest_key, {"events": [event()]}, HTTP_USER_AGENT=crafted)
+    other = event(event_id="evt_002")
+    other["session.id"] = "sess_002"
+    post(client, acme.ingest_key, {"events": [other]}, HTTP_USER_AGENT=CHROME)
+    assert fold(acme, "sess_001", "sess_002") == 2
+    session = sessions_of(acme)["sess_001"]
+    assert session.user_agent == crafted and session.browser == "A" * 100
+
+
 def test_refolding_is_idempotent_and_late_events_recompute(client, acme):
     seed_events(client, acme)
     fold(acme, "sess_001")
