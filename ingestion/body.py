@@ -97,6 +97,10 @@ def decode_batch(raw: bytes) -> list[Any]:
         raise BodyError(
             400, IngestionErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc}"
         ) from exc
+    except UnicodeDecodeError as exc:  # a string that is not UTF-8 (a Latin-1 client, say)
+        raise BodyError(
+            400, IngestionErrorCode.INVALID_JSON, f"The body is not valid UTF-8: {exc.reason}."
+        ) from exc
     except RecursionError as exc:
         raise BodyError(
             400, IngestionErrorCode.INVALID_JSON, "The body is nested too deeply."

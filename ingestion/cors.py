@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from corsheaders.middleware import CorsMiddleware
+from django.utils.cache import patch_vary_headers
 
 # Reflect only an origin that looks like one; anything else gets no CORS headers.
 _ORIGIN = re.compile(r"\A(null|[a-z][a-z0-9+.-]*://[A-Za-z0-9.\-\[\]:]+)\Z")
@@ -26,9 +27,12 @@ class ProjectCorsMiddleware(CorsMiddleware):
 
     def add_response_headers(self, request, response):
         origin = request.headers.get("origin")
-        if origin is not None and not _ORIGIN.match(origin):
-            return response
         allowed = getattr(request, "cors_allowed_origins", None)
-        if allowed and origin not in allowed:
+        if (origin is not None and not _ORIGIN.match(origin)) or (
+            allowed and origin not in allowed
+        ):
+            # No CORS headers for this origin, but the answer still depends on it: a
+            # shared cache must not serve it to an allowed origin (api.md: Vary: Origin).
+            patch_vary_headers(response, ("origin",))
             return response
         return super().add_response_headers(request, response)

@@ -32,6 +32,16 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|
 # Timestamps before this are typos or zero values, not analytics events.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _encode = msgspec.json.Encoder().encode
+# A NUL character in encoded JSON: `\u0000` after an even number of backslashes (`\\u0000`
+# is a backslash then the text "u0000", which is fine).
+_ENCODED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_nul(encoded: bytes) -> bool:
+    """Does this encoded JSON hold a NUL character (which PostgreSQL text cannot store)?"""
+    return b"\\u0000" in encoded and _ENCODED_NUL.search(encoded) is not None
+
+
 _convert = msgspec.convert
 _astuple = msgspec.structs.astuple
 
@@ -120,7 +130,7 @@ def _serialized(value: Any, max_bytes: int | None) -> tuple[str | None, str | No
         encoded = _encode(value)
     except (msgspec.EncodeError, UnicodeEncodeError, OverflowError, TypeError, RecursionError):
         return None, "must be valid JSON with valid Unicode"
-    if b"\\u0000" in encoded:
+    if _has_nul(encoded):
         return None, "must not contain NUL characters"
     if max_bytes is not None and len(encoded) > max_bytes:
         return None, f"must be at most {max_bytes} bytes serialized"
@@ -282,7 +292,7 @@ def validate_event(
     except (msgspec.EncodeError, UnicodeEncodeError, OverflowError, TypeError, RecursionError):
         encoded = None  # the field checks below name what cannot be serialized
     size = len(encoded) if encoded is not None else 0
-    clean = encoded is not None and b"\\u0000" not in encoded  # no NUL, no lone surrogate
+    clean = encoded is not None and not _has_nul(encoded)  # no NUL, no lone surrogate
     if size > MAX_EVENT_BYTES:
         return None, [
             EventError(index, None, f"the event is {size} bytes; at most {MAX_EVENT_BYTES}")

@@ -6,7 +6,7 @@ import logging
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +36,12 @@ class EventsView(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes: list = []  # the body is read, size-checked and decoded here
     http_method_names = ["post", "options"]
+
+    def initial(self, request, *args, **kwargs):
+        """405 before authentication (api.md's order): DRF authenticates first."""
+        if request.method.lower() not in self.http_method_names:
+            raise exceptions.MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="ingest_events",
@@ -69,9 +75,8 @@ class EventsView(APIView):
             length = int(meta.get("CONTENT_LENGTH") or 0) or None
         except ValueError:
             length = None
-        try:
+        try:  # api.md's order: 413 (also after decompression), then 415, then 400
             body.check_length(length)
-            body.check_content_type(meta.get("CONTENT_TYPE", ""))
             raw = body.read_limited(request._request)
             encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
             if encoding == "gzip":
@@ -82,6 +87,7 @@ class EventsView(APIView):
                     IngestionErrorCode.UNSUPPORTED_MEDIA_TYPE,
                     "Content-Encoding must be gzip or absent.",
                 )
+            body.check_content_type(meta.get("CONTENT_TYPE", ""))
             events = body.decode_batch(raw)
         except body.BodyError as exc:
             return _error(exc)

@@ -311,7 +311,7 @@ def ndjson_chunks(stream: IO[bytes], *, lines_per_chunk: int = MAX_EVENTS) -> It
                 continue
             try:
                 event = decode(line)
-            except (msgspec.DecodeError, RecursionError) as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
                 errors.append({"line": number, "field": None, "message": f"invalid JSON: {exc}"})
                 continue
             events.append(event)

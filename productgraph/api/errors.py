@@ -11,6 +11,8 @@ from enum import StrEnum
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 
+from productgraph.api.renderers import JSON_CONTENT_TYPE
+
 RETRY_AFTER_SECONDS = 5
 UNAVAILABLE_MESSAGE = "The database is unavailable; retry later."
 RLS_MESSAGE = "This organization may not access that row."
@@ -38,7 +40,12 @@ def error_response(
     status_code: int, code: str, message: str, *, headers: dict[str, str] | None = None
 ) -> JsonResponse:
     """Render the envelope outside DRF (middleware, plain views, handlers)."""
-    return JsonResponse(error_body(code, message), status=status_code, headers=headers)
+    return JsonResponse(
+        error_body(code, message),
+        status=status_code,
+        headers=headers,
+        content_type=JSON_CONTENT_TYPE,
+    )
 
 
 def unavailable_response() -> JsonResponse:

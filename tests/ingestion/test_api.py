@@ -42,9 +42,13 @@ def test_secret_key_and_bearer_header_are_accepted(client, acme):
 
 
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
-def test_other_methods_are_405(client, acme, method):
-    response = getattr(client, method)("/v1/events", HTTP_X_PG_API_KEY=acme.ingest_key)
+@pytest.mark.parametrize("key", ["ingest", "none", "unknown"])
+def test_other_methods_are_405_before_any_key_check(client, acme, method, key):
+    keys = {"ingest": acme.ingest_key, "none": None, "unknown": "pk_" + "x" * 40}
+    headers = {} if keys[key] is None else {"HTTP_X_PG_API_KEY": keys[key]}
+    response = getattr(client, method)("/v1/events", **headers)
     assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
 
 
 def test_no_key_is_401_missing_api_key(client, acme):
@@ -71,13 +75,15 @@ def test_body_over_10_mb_is_413(client, acme):
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
-def test_gzip_bomb_stops_at_the_limit(client, acme):
+@pytest.mark.parametrize("content_type", ["application/json", "application/xml"])
+def test_gzip_bomb_stops_at_the_limit(client, acme, content_type):
+    # 413 comes before 415 (api.md's order), also after decompression.
     bomb = gzip.compress(b'{"events": [], "pad": "' + b"0" * (64 * MB) + b'"}')
     assert len(bomb) < MB
     response = client.post(
         "/v1/events",
         data=bomb,
-        content_type="application/json",
+        content_type=content_type,
         HTTP_CONTENT_ENCODING="gzip",
         HTTP_X_PG_API_KEY=acme.ingest_key,
     )
@@ -123,6 +129,8 @@ def test_json_and_text_plain_are_accepted(client, acme, content_type):
     [
         (b"{not json", "invalid_json"),
         (b"\xff\xfe", "invalid_json"),
+        (b'{"events": [{"page.title": "caf\xe9"}]}', "invalid_json"),  # Latin-1 in a string
+        (b'{"events": [{"caf\xe9": 1}]}', "invalid_json"),  # and in a key
         (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),
         (b"[]", "invalid_body"),
         (b'"events"', "invalid_body"),
@@ -337,6 +345,7 @@ class TestCors:
         )
         assert allowed["Access-Control-Allow-Origin"] == "https://shop.acme.test"
         assert "Access-Control-Allow-Origin" not in other
+        assert "origin" in other["Vary"].lower()  # a cache must not reuse it for shop.acme
 
     def test_no_cors_on_other_paths(self, client, db):
         response = client.get("/ready", HTTP_ORIGIN="https://a.example")
@@ -348,3 +357,20 @@ class TestCors:
     def test_malformed_origin_is_not_reflected(self, client, acme, origin):
         response = post(client, acme.ingest_key, {"events": [event()]}, HTTP_ORIGIN=origin)
         assert "Access-Control-Allow-Origin" not in response
+        assert "origin" in response["Vary"].lower()
+
+
+def test_every_answer_is_json_with_its_charset(client, acme):
+    # api.md: "All bodies are JSON (application/json; charset=utf-8), errors included."
+    answers = [
+        post(client, acme.ingest_key, {"events": [event()]}),  # 202
+        post(client, acme.ingest_key, b"{not json"),  # 400
+        post(client, None, {"events": []}),  # 401
+        client.get("/v1/events"),  # 405
+        post(client, acme.ingest_key, b"{}", content_type="application/xml"),  # 415
+        client.get("/health"),
+        client.get("/no-such-path"),  # 404
+    ]
+    assert [answer["Content-Type"] for answer in answers] == [
+        "application/json; charset=utf-8"
+    ] * len(answers)

@@ -148,6 +148,16 @@ def test_import_events_accepts_good_lines_and_reports_bad_ones_by_line(acme, tmp
     assert counts(acme) == (2, 2)
 
 
+def test_import_events_reports_a_line_that_is_not_utf8_and_goes_on(acme, tmp_path, capsys):
+    path = tmp_path / "latin1.ndjson"
+    good = json.dumps(event(event_id="e1")).encode()
+    path.write_bytes(b'{"event_id": "caf\xe9"}\n' + good + b"\n")
+    out = run_json(capsys, "import_events", "--project", "proj_acme", str(path))
+    assert (out["accepted"], out["rejected"]) == (1, 1)
+    assert out["errors"][0]["line"] == 1 and out["errors"][0]["message"].startswith("invalid JSON")
+    assert counts(acme) == (1, 1)
+
+
 def test_import_events_twice_gives_duplicates_not_new_rows(acme, tmp_path, capsys):
     path = ndjson(tmp_path / "e.ndjson", *(event(event_id=f"e{i}") for i in range(5)))
     first = run_json(capsys, "import_events", "--project", "proj_acme", str(path))

@@ -276,6 +276,14 @@ def test_text_postgresql_cannot_store_is_rejected_not_crashed(raw):
     assert problems(raw)
 
 
+def test_a_backslash_followed_by_u0000_is_text_not_a_nul():
+    # The wire's "\\u0000" is a backslash and "u0000": PostgreSQL stores it fine.
+    raw = event(metadata={"code": "a\\u0000b"}, ui__state__before="\\u0000", note="\\u0000")
+    valid, errors = check(raw)
+    assert errors == []
+    assert valid.attributes == '{"note":"\\\\u0000"}'
+
+
 def test_an_event_size_is_counted_in_utf8_bytes():
     # Each field within its own limit; 36,100 three-byte characters: 108,300 bytes.
     raw = event(
