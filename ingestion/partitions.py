@@ -62,7 +62,7 @@ def partitions_ensure(
             cursor.execute("SELECT to_regclass(%s) IS NULL", [f"public.{name}"])
             missing = cursor.fetchone()[0]
             cursor.execute("SELECT productgraph_ensure_event_partition(%s)", [month])
-            partitions.append(cursor.fetchone()[0])
-            if missing:
+            partitions.append(cursor.fetchone()[0])  # the default one when it holds the month
+            if missing and partitions[-1] == name:
                 created.append(name)
     return PartitionsResult(partitions=partitions, created=created)

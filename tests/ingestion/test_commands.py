@@ -315,6 +315,29 @@ def test_ensure_partitions_is_idempotent_and_keeps_the_rls_invariants(db, capsys
     assert run_json(capsys, "check_rls") == {"ok": True, "breaches": []}
 
 
+def test_a_month_already_in_the_default_partition_stays_there(acme, tmp_path, capsys, monkeypatch):
+    # A process that believes 1999-01's partition exists (an operator dropped it since)
+    # writes that month into the default partition; later writes of the month still work.
+    from datetime import date
+
+    from ingestion import writer
+
+    monkeypatch.setattr(writer, "_known_partitions", {date(1999, 1, 1)})
+    old = event(event_id="old-1", event__timestamp="1999-01-15T10:00:00Z")
+    path = ndjson(tmp_path / "a.ndjson", old)
+    assert run_json(capsys, "import_events", "--project", "proj_acme", str(path))["accepted"] == 1
+    assert not partition_exists("ingestion_event_199901")
+    monkeypatch.setattr(writer, "_known_partitions", set())  # a process that knows nothing
+    again = event(event_id="old-2", event__timestamp="1999-01-16T10:00:00Z")
+    path = ndjson(tmp_path / "b.ndjson", again)
+    assert run_json(capsys, "import_events", "--project", "proj_acme", str(path))["accepted"] == 1
+    assert not partition_exists("ingestion_event_199901")
+    with transaction.atomic(), org_context(acme.org.pk), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM ingestion_event_default")
+        assert cursor.fetchone()[0] == 2
+    assert counts(acme) == (2, 2)
+
+
 def test_ensure_partitions_takes_months_back_and_ahead(db, capsys):
     out = run_json(capsys, "ensure_partitions", "--months-back", "3", "--months-ahead", "0")
     months = partition_months(now=timezone.now(), months_back=3, months_ahead=0)
