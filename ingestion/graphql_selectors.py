@@ -217,7 +217,11 @@ class EventCountsQuery:
             raise EventCountsError("from and to must carry a time zone")
         if self.since >= self.until:
             raise EventCountsError("from must be before to")
-        if len(self.buckets()) > MAX_BUCKETS:
+        try:
+            buckets = len(self.buckets())
+        except OverflowError:  # a bucket start before year 1 or past 9999
+            raise EventCountsError("from and to must be between years 1 and 9999") from None
+        if buckets > MAX_BUCKETS:
             raise EventCountsError(
                 f"the range holds more than {MAX_BUCKETS} {self.interval} buckets: "
                 "choose a wider interval or a shorter range"

@@ -11,6 +11,7 @@ import graphene
 
 from ingestion.catalog import EVENT_TYPES
 from ingestion.graphql_selectors import (
+    DEFAULT_GROUPS,
     GROUPABLE_KEYS,
     EventCountsError,
     EventCountsQuery,
@@ -189,7 +190,9 @@ class EventQueries(graphene.ObjectType):
         interval=graphene.Argument(IntervalEnum, required=True),
         group_by=graphene.Argument(EventGroupField),
         types=graphene.List(graphene.NonNull(graphene.String)),
-        max_groups=graphene.Int(default_value=20, description="With groupBy: the top N (≤ 100)."),
+        max_groups=graphene.Int(
+            default_value=DEFAULT_GROUPS, description="With groupBy: the top N (≤ 100)."
+        ),
         description="Events per hour, day or week (UTC) for charts; one series per group.",
     )
 
@@ -223,7 +226,7 @@ class EventQueries(graphene.ObjectType):
         interval: Any,
         group_by: Any = None,
         types: list[str] | None = None,
-        max_groups: int = 20,
+        max_groups: int | None = DEFAULT_GROUPS,
     ) -> list[Series]:
         query = EventCountsQuery(
             org_id=org_id_of(info),
@@ -233,7 +236,7 @@ class EventQueries(graphene.ObjectType):
             interval=Interval(getattr(interval, "value", interval)),
             group_by=getattr(group_by, "value", group_by),
             types=tuple(types or ()),
-            max_groups=max_groups,
+            max_groups=DEFAULT_GROUPS if max_groups is None else max_groups,  # null: default
         )
         try:
             query.validate()

@@ -2,7 +2,7 @@
 
 Mutations validate through `journeys.services.journey_save` (which parses the definition):
 a `DefinitionError` becomes the error `invalid_definition` with every problem listed in
-`extensions.problems`. Editors, admins and secret keys may mutate; viewers may not.
+`extensions.problems`. Logged-in editors and admins may mutate; viewers and secret keys may not.
 
 `funnel` runs `journeys.funnels.FunnelQuery` (the ad hoc funnels of analytics.md) under the
 edge's statement timeout.
@@ -11,11 +11,13 @@ edge's statement timeout.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import graphene
+import psycopg.errors
 from django.db import IntegrityError, transaction
 from graphene import relay
 
@@ -300,11 +302,8 @@ class FunnelQueries(graphene.ObjectType):
         breakdown: str | None = None,
         exclusions: list[Any] | None = None,
     ) -> FunnelResult | None:
-        project = project_for(info, project_id)
-        if project is None:
-            return None
         query = FunnelQuery(
-            project_id=project.pk,
+            project_id=1,  # validated before the project is looked up, as eventCounts is
             steps=steps,
             date_from=utc(from_),  # type: ignore[arg-type]
             date_to=utc(to),  # type: ignore[arg-type]
@@ -317,6 +316,11 @@ class FunnelQueries(graphene.ObjectType):
             ],
         )
         try:
+            query.validate()  # bad arguments answer alike for any project, missing or not
+            project = project_for(info, project_id)
+            if project is None:
+                return None
+            query = replace(query, project_id=project.pk)
             return query.run(timeout=timedelta(milliseconds=ANALYTIC_STATEMENT_TIMEOUT_MS))
         except FunnelTimeout as exc:
             raise CodedGraphQLError(GraphQLErrorCode.QUERY_TIMEOUT, "; ".join(exc.errors)) from None
@@ -389,7 +393,9 @@ def _save(project: Project, journey: Journey | None, **fields: Any) -> Journey:
             return journey_save(project=project, journey=journey, **fields)
     except DefinitionError as exc:
         raise _invalid_definition("journey", exc) from None
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+            raise
         # Lost a race with another create of the same key (checked before saving).
         raise CodedGraphQLError(
             JourneyErrorCode.JOURNEY_EXISTS, "The project already has a journey with that key."
@@ -431,7 +437,7 @@ class JourneyPayload(graphene.ObjectType):
 
 
 class CreateJourney(graphene.Mutation):
-    """Create a journey (editors, admins, secret keys)."""
+    """Create a journey (logged-in editors and admins)."""
 
     class Arguments:
         input = CreateJourneyInput(required=True)
@@ -454,8 +460,9 @@ class CreateJourney(graphene.Mutation):
             entry=input.entry if input.entry is not None else [],
             steps=input.steps,
             exit=input.exit if input.exit is not None else [],
-            timeout_minutes=input.timeout_minutes,
-            is_active=input.is_active,
+            # An explicit null means the default, as when the field is left out.
+            timeout_minutes=30 if input.timeout_minutes is None else input.timeout_minutes,
+            is_active=True if input.is_active is None else input.is_active,
         )
         return {"journey": journey}
 

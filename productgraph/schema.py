@@ -30,7 +30,7 @@ class Query(
 
 
 class Mutation(JourneyMutations, graphene.ObjectType):
-    """Changes: editors, admins and secret keys only."""
+    """Changes: logged-in editors and admins only (a secret key reads)."""
 
 
 schema = graphene.Schema(query=Query, mutation=Mutation)

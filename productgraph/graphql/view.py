@@ -162,6 +162,11 @@ class GraphQLView(GrapheneGraphQLView):
             ).response()
 
     def _graphiql(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.headers.get("Authorization") or request.headers.get("X-PG-API-Key"):
+            # An API client: GraphiQL is for a browser, and a query is POSTed.
+            raise RequestRefused(
+                405, ErrorCode.METHOD_NOT_ALLOWED, "POST the query as JSON: {query, variables}."
+            )
         if not request.user.is_authenticated:
             raise RequestRefused(
                 401,
@@ -204,6 +209,8 @@ class GraphQLView(GrapheneGraphQLView):
             raise RequestRefused(
                 400, ErrorCode.INVALID_REQUEST, "The body is nested too deeply."
             ) from None
+        except UnicodeDecodeError:  # an application/graphql body graphene decodes unguarded
+            raise RequestRefused(400, ErrorCode.INVALID_REQUEST, "The body is not UTF-8.") from None
 
     def get_context(self, request: HttpRequest) -> GraphQLContext:
         return GraphQLContext(request=request, principal=request.graphql_principal)  # type: ignore[attr-defined]

@@ -280,6 +280,8 @@ def test_event_counts_are_zero_filled_series_per_group(client, acme):
     assert [(s["group"], s["total"]) for s in by_path] == [("/a", 2), (None, 1)]
     hourly = counts(client, acme, interval="HOUR", to="2026-01-15T12:00:00Z", types=["error"])
     assert [p["count"] for p in hourly[0]["points"]][9:] == [0, 1, 0]
+    by_default = counts(client, acme, groupBy="EVENT_TYPE", maxGroups=None)  # null: 20
+    assert [(s["group"], s["total"]) for s in by_default] == [("page.view", 3), ("error", 1)]
     (weekly,) = counts(client, acme, interval="WEEK")
     assert weekly["points"] == [{"bucket": "2026-01-12T00:00:00+00:00", "count": 4}]
 
@@ -291,6 +293,8 @@ def test_event_counts_are_zero_filled_series_per_group(client, acme):
         {"interval": "HOUR", "to": "2027-01-01T00:00:00Z"},
         {"maxGroups": 101, "groupBy": "EVENT_TYPE"},
         {"types": ["nope"]},
+        {"from": "0001-01-01T00:00:00+14:00"},  # a bucket start before year 1
+        {"to": "9999-12-31T20:00:00-05:00", "interval": "WEEK"},  # and past 9999
     ],
 )
 def test_event_counts_refuse_bad_arguments(client, acme, variables):
@@ -404,6 +408,10 @@ def test_created_journeys_use_the_defaults(client, acme):
     assert (journey["timeoutMinutes"], journey["isActive"], journey["metrics"]) == (30, True, None)
     created = datetime.fromisoformat(journey["createdAt"])
     assert abs(created - datetime.now(tz=UTC)) < timedelta(minutes=1)
+    explicit_nulls = 'key: "nulls", isActive: null, timeoutMinutes: null'
+    nulls = mutation.replace('key: "checkout"', explicit_nulls)
+    journey = data(client, nulls, **editor)["createJourney"]["journey"]
+    assert (journey["isActive"], journey["timeoutMinutes"]) == (True, 30), "null: the default"
 
 
 FUNNEL = """query($steps: [JSON!]!, $breakdown: String, $exclusions: [FunnelExclusionInput!],

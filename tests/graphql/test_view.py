@@ -127,6 +127,19 @@ def test_other_methods_are_405(client, acme):
     response = client.put("/graphql", HTTP_AUTHORIZATION=f"Bearer {acme.secret_key}")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+    by_key = client.get("/graphql", {"query": PROJECTS}, HTTP_X_PG_API_KEY=acme.secret_key)
+    assert by_key.status_code == 405, "an API client POSTs; GraphiQL is for a browser"
+
+
+def test_a_body_that_is_not_utf8_is_400_not_500(client, acme):
+    response = client.post(
+        "/graphql",
+        data=b"{ projects { name } } # caf\xe9",
+        content_type="application/graphql",
+        HTTP_AUTHORIZATION=f"Bearer {acme.secret_key}",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
 
 
 def test_malformed_bodies_and_queries_have_codes(client, acme):
