@@ -10,6 +10,7 @@ from journeys.conditions import DefinitionError, validate_conditions
 
 _SLUG = re.compile(r"\A[a-z0-9][a-z0-9_-]{0,254}\Z")
 MAX_STEPS = 50
+DEFAULT_TIMEOUT_MINUTES = 30  # analytics.md: timeout_minutes (default 30)
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class JourneyDefinition:
     entry: list[Any]
     steps: tuple[Step, ...]
     exit: list[Any]
-    timeout_minutes: int = 30
+    timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES
 
 
 def parse_definition(

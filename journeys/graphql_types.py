@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from graphene import relay
 
 from journeys.conditions import DefinitionError
+from journeys.definitions import DEFAULT_TIMEOUT_MINUTES
 from journeys.funnels import (
     UNITS,
     FunnelBucket,
@@ -412,7 +413,7 @@ class CreateJourneyInput(graphene.InputObjectType):
     entry = JSON(description="Entry conditions; default: none (step 1 enters).")
     steps = JSON(required=True)
     exit = JSON(description="Exit conditions; default: none.")
-    timeout_minutes = graphene.Int(default_value=30)
+    timeout_minutes = graphene.Int(default_value=DEFAULT_TIMEOUT_MINUTES)
     is_active = graphene.Boolean(default_value=True)
 
 
@@ -461,7 +462,9 @@ class CreateJourney(graphene.Mutation):
             steps=input.steps,
             exit=input.exit if input.exit is not None else [],
             # An explicit null means the default, as when the field is left out.
-            timeout_minutes=30 if input.timeout_minutes is None else input.timeout_minutes,
+            timeout_minutes=(
+                DEFAULT_TIMEOUT_MINUTES if input.timeout_minutes is None else input.timeout_minutes
+            ),
             is_active=True if input.is_active is None else input.is_active,
         )
         return {"journey": journey}

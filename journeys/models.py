@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from journeys.definitions import DEFAULT_TIMEOUT_MINUTES
 from orgs.models import Project, TenantModel
 
 
@@ -17,7 +18,7 @@ class Journey(TenantModel):
     entry = models.JSONField(default=list, blank=True)
     steps = models.JSONField(default=list)
     exit = models.JSONField(default=list, blank=True)
-    timeout_minutes = models.PositiveIntegerField(default=30)
+    timeout_minutes = models.PositiveIntegerField(default=DEFAULT_TIMEOUT_MINUTES)
     is_active = models.BooleanField(default=True)
     metrics = models.JSONField(default=dict, blank=True, editable=False)
     metrics_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ingestion.selectors import session_event_dicts
 from journeys.conditions import fields_used, to_sql
-from journeys.definitions import JourneyDefinition, parse_definition
+from journeys.definitions import DEFAULT_TIMEOUT_MINUTES, JourneyDefinition, parse_definition
 from journeys.matching import match_session
 from journeys.models import Journey, SessionJourney
 from orgs.models import Project
@@ -39,7 +39,7 @@ def journey_save(
     entry: list[Any] | None = None,
     exit: list[Any] | None = None,
     description: str = "",
-    timeout_minutes: int = 30,
+    timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES,
     is_active: bool = True,
     journey: Journey | None = None,
 ) -> Journey:
