@@ -9,12 +9,15 @@ Semantics (analytics.md, with the decisions the spec leaves open):
   event may fill step 1. An event tagged `gen_ai.journey.id` = the journey's key and
   `gen_ai.journey.step.id` = a step's id matches that step directly. Optional steps may be
   skipped; the assignment reaching the most required steps, earliest, is kept.
-- **converted**: every required step reached, or an `exit` event seen at or after entering (the
-  entering event itself counts), within
-  `timeout_minutes` of entering. `converted_at` is that moment.
+- **converted**: every required step reached, or an `exit` event seen at or after entering
+  (the entering event itself counts), within `timeout_minutes` of entering. `converted_at`
+  is that moment.
 - **abandoned**: not converted, and the journey stalled longer than the timeout: the next
-  matched step (or the conversion) came too late, the session kept going past the timeout
-  after the last progress, or it is still active and idle in the journey past the timeout.
+  matched step (or the conversion) came too late, or the session's later events went on
+  past the timeout without progress.
+- The status is a function of the events and of whether the session is active, never of
+  the time it is computed (analytics.md: re-running gives the same rows): a session that
+  simply goes quiet is `pending` until it ends, then `bounced` or `dropped`.
 - **pending**: not converted, not abandoned, and the session is still active.
 - **bounced**: the session ended having reached only the entry / the first step.
 - **dropped**: the session ended mid-journey.
@@ -68,7 +71,8 @@ def _assign(
     """Best (step index, event position) pairs for steps >= `first`, events >= `start`.
 
     Each step takes its first matching event after the previous step's; an optional step
-    is skipped when skipping it reaches more required steps. Memoised: O(steps x events).
+    is skipped when skipping it reaches more required steps, or as many reached earlier
+    (taking it must never delay a conversion). Memoised: O(steps x events).
     """
     memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
@@ -85,7 +89,7 @@ def _assign(
             result = [(index, position), *best(position + 1, index + 1)]
             if step.optional:
                 skipped = best(start, index + 1)
-                if _required(steps, skipped) > _required(steps, result):
+                if _rank(steps, skipped) < _rank(steps, result):
                     result = skipped
         memo[(start, index)] = result
         return result
@@ -93,8 +97,10 @@ def _assign(
     return best(start, first)
 
 
-def _required(steps: Sequence[Step], assignment: list[tuple[int, int]]) -> int:
-    return sum(1 for index, _ in assignment if not steps[index].optional)
+def _rank(steps: Sequence[Step], assignment: list[tuple[int, int]]) -> tuple[int, int]:
+    """Smaller is better: more required steps reached, then the last of them earlier."""
+    required = [position for index, position in assignment if not steps[index].optional]
+    return (-len(required), max(required, default=-1))
 
 
 def match_session(
@@ -102,13 +108,13 @@ def match_session(
     events: Sequence[Event],
     *,
     session_active: bool,
-    now: datetime,
     last_event_at: datetime | None = None,
 ) -> JourneyMatch | None:
     """Return the session's place in the journey, or None if it never entered.
 
     `events` may leave out events that match no condition of the journey, if
-    `last_event_at` gives the session's last event time.
+    `last_event_at` gives the session's last event time. The answer depends only on the
+    events and on whether the session is active, never on when it is computed.
     """
     steps = definition.steps
     predicates = [_step_predicate(step, definition.key) for step in steps]
@@ -160,8 +166,7 @@ def match_session(
     if (
         stalled
         or converted_at is not None  # converted too late
-        or last_event_at - last_progress > timeout
-        or (session_active and now - last_progress > timeout)
+        or last_event_at - last_progress > timeout  # the session went on without progress
     ):
         status = "abandoned"
     elif session_active:

@@ -75,14 +75,11 @@ WHERE ({_TABLE}.status, {_TABLE}.entered_at, {_TABLE}.last_step_index,
 """  # noqa: S608 - table name from model metadata
 
 
-def journeys_match_sessions(
-    *, org_id: int, project_id: int, session_ids: Sequence[str], now: datetime | None = None
-) -> int:
+def journeys_match_sessions(*, org_id: int, project_id: int, session_ids: Sequence[str]) -> int:
     """(Re)match these sessions against the project's active journeys; return rows written."""
     journeys = list(Journey.objects.filter(org_id=org_id, project_id=project_id, is_active=True))
     if not journeys or not session_ids:
         return 0
-    now = now or timezone.now()
     definitions = [(journey, definition_of(journey)) for journey in journeys]
     fields = {"gen_ai.journey.id", "gen_ai.journey.step.id"}
     for _, definition in definitions:
@@ -114,7 +111,6 @@ def journeys_match_sessions(
                     definition,
                     session_events,
                     session_active=session[0],
-                    now=now,
                     last_event_at=session[1],
                 )
                 if session_events and session

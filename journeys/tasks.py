@@ -18,7 +18,7 @@ from productgraph.tenancy.context import org_context
     max_retries=5,
 )
 def refresh_org(org_id: int) -> int:
-    """Re-match the org's pending sessions (time moves them on) and refresh every metric."""
+    """Re-match the org's pending sessions (a safety net for the idle close); refresh metrics."""
     rematched = 0
     with transaction.atomic(), org_context(org_id):
         for project in project_list(org_id=org_id):

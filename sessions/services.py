@@ -250,7 +250,7 @@ def sessions_fold(
             cursor.executemany(_UPSERT, rows)
         if rows:  # sessions hand off to journeys, in the same transaction
             journeys_match_sessions(
-                org_id=org_id, project_id=project_id, session_ids=[row[2] for row in rows], now=now
+                org_id=org_id, project_id=project_id, session_ids=[row[2] for row in rows]
             )
         gone = sorted(set(session_ids) - set(events))
         if gone:  # every event purged: the session goes too

@@ -148,7 +148,6 @@ def test_admin_shows_a_funnel_chart_and_rejects_bad_definitions(staff_client, cl
 
 def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(acme, capsys):
     """The fold reads only events some condition matches; the answer is the one over all."""
-    from datetime import UTC, datetime
 
     from bench.database import JOURNEYS, journey_steps
     from ingestion.selectors import session_event_dicts
@@ -181,7 +180,6 @@ def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(
     )
     call_command("aggregate_sessions")
     capsys.readouterr()
-    now = datetime.now(UTC)
     with transaction.atomic(), org_context(acme.org.pk):
         sessions = {s.session_id: s for s in Session.objects.filter(project=acme.project)}
         events = session_event_dicts(
@@ -195,9 +193,7 @@ def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(
     for journey in journeys:
         definition = definition_of(journey)
         for session_id, session in sessions.items():
-            found = match_session(
-                definition, events[session_id], session_active=session.is_active, now=now
-            )
+            found = match_session(definition, events[session_id], session_active=session.is_active)
             if found is not None:
                 expected[(journey.pk, session_id)] = (
                     found.status,

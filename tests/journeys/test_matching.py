@@ -11,7 +11,6 @@ from journeys.definitions import parse_definition
 from journeys.matching import match_session
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-NOW = T0 + timedelta(days=1)
 
 
 def page(path, minutes, **extra):
@@ -41,8 +40,8 @@ def journey(steps, entry=None, exit=None, timeout=30):
 CHECKOUT = journey([step("cart", "/cart"), step("shipping", "/shipping"), step("payment", "/pay")])
 
 
-def run(definition, events, active=False, now=NOW):
-    return match_session(definition, events, session_active=active, now=now)
+def run(definition, events, active=False):
+    return match_session(definition, events, session_active=active)
 
 
 def test_every_step_in_order_converts():
@@ -74,12 +73,35 @@ def test_ended_mid_journey_is_dropped():
 
 def test_an_active_session_mid_journey_is_pending():
     events = [page("/cart", 0), page("/shipping", 1)]
-    assert run(CHECKOUT, events, active=True, now=T0 + timedelta(minutes=5)).status == "pending"
+    assert run(CHECKOUT, events, active=True).status == "pending"
 
 
-def test_an_active_session_idle_in_the_journey_past_the_timeout_is_abandoned():
-    events = [page("/cart", 0)]
-    assert run(CHECKOUT, events, active=True, now=T0 + timedelta(minutes=31)).status == "abandoned"
+def test_an_active_session_going_on_past_the_timeout_without_progress_is_abandoned():
+    events = [page("/cart", 0), page("/home", 31)]
+    assert run(CHECKOUT, events, active=True).status == "abandoned"
+    assert run(CHECKOUT, events, active=False).status == "abandoned"
+
+
+def test_a_quiet_session_is_pending_then_bounced_or_dropped_never_abandoned_by_the_clock():
+    # The status is a function of the events and of the session's state, not of the time of
+    # matching: the idle close (which re-matches pending rows) and a full re-match agree.
+    quiet = [page("/cart", 0), page("/home", 5)]
+    assert run(CHECKOUT, quiet, active=True).status == "pending"
+    assert run(CHECKOUT, quiet, active=False).status == "bounced"
+    midway = [page("/cart", 0), page("/shipping", 2)]
+    assert run(CHECKOUT, midway, active=True).status == "pending"
+    assert run(CHECKOUT, midway, active=False).status == "dropped"
+
+
+def test_an_optional_step_never_delays_the_conversion():
+    definition = journey(
+        [step("cart", "/cart"), step("up", "/up", optional=True), step("pay", "/pay")]
+    )
+    events = [page("/cart", 0), page("/pay", 1), page("/up", 2), page("/pay", 50)]
+    found = run(definition, events)
+    assert found.status == "converted" and found.converted_at == T0 + timedelta(minutes=1)
+    taken = run(definition, [page("/cart", 0), page("/up", 1), page("/pay", 2)])
+    assert (taken.status, taken.last_step_id) == ("converted", "pay")
 
 
 def test_a_step_reached_after_the_timeout_is_abandoned():
