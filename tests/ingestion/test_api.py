@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from ingestion import ratelimit
 from orgs.models import Project
@@ -374,3 +375,19 @@ def test_every_answer_is_json_with_its_charset(client, acme):
     assert [answer["Content-Type"] for answer in answers] == [
         "application/json; charset=utf-8"
     ] * len(answers)
+
+
+def test_a_partition_is_made_for_the_earliest_and_latest_accepted_timestamps(client, acme):
+    latest = datetime.now(UTC) + timedelta(hours=23)
+    batch = [
+        event(event_id="first", event__timestamp="1970-01-01T00:00:00Z"),
+        event(event_id="last", event__timestamp=latest.isoformat()),
+    ]
+    response = post(client, acme.ingest_key, {"events": batch})
+    assert response.json()["accepted"] == 2
+    with transaction.atomic(), org_context(acme.org.pk), connection.cursor() as cursor:
+        for name in ("ingestion_event_197001", f"ingestion_event_{latest:%Y%m}"):
+            cursor.execute("SELECT count(*) FROM pg_class WHERE relname = %s", [name])
+            assert cursor.fetchone()[0] == 1, name
+        cursor.execute("SELECT count(*) FROM ingestion_event_default")
+        assert cursor.fetchone()[0] == 0, "the default partition is only a safety net"

@@ -77,3 +77,27 @@ def test_the_key_table_carries_only_its_unique_index_and_no_foreign_keys(db):
             " AND contype = 'f'"
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_the_event_table_has_its_brin_and_per_project_indexes(db):
+    # Time ranges by BRIN; per-project lookups by session, type (covering the funnel's
+    # columns) and user by btree; every partition inherits them.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ingestion_event'"
+        )
+        indexes = {name: definition.split(" USING ", 1)[1] for name, definition in cursor}
+    assert indexes == {
+        "ingestion_event_timestamp_brin": 'brin ("timestamp")',
+        "ingestion_event_received_brin": "brin (received_at)",
+        "ingestion_event_session": 'btree (project_id, session_id, "timestamp")',
+        "ingestion_event_type_covering": 'btree (project_id, event_type, "timestamp") INCLUDE '
+        "(org_id, session_id, user_id, anonymous_id, event_id, page_path)",
+        "ingestion_event_user": 'btree (project_id, user_id, "timestamp") '
+        "WHERE (user_id IS NOT NULL)",
+    }
+
+
+def test_the_api_docs_ui_is_served(client, db):
+    page = client.get("/api/docs/")
+    assert page.status_code == 200 and b"swagger" in page.content.lower()

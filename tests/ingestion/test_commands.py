@@ -61,6 +61,46 @@ def days_ago(days: float) -> str:
 # --- generate_events ---------------------------------------------------------------------
 
 
+class RecordingBar:
+    """Stands for tqdm: records what a command's progress bar was told."""
+
+    made: list[RecordingBar] = []
+
+    def __init__(self, *, total: int, **_options: Any) -> None:
+        self.total, self.done = total, 0
+        RecordingBar.made.append(self)
+
+    def update(self, amount: int) -> None:
+        self.done += amount
+
+    def set_postfix_str(self, *_args: Any, **_options: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> RecordingBar:
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        pass
+
+
+def test_generate_and_import_report_their_progress(acme, tmp_path, capsys, monkeypatch):
+    from ingestion.management.commands import generate_events, import_events
+
+    RecordingBar.made = []
+    monkeypatch.setattr(generate_events, "tqdm", RecordingBar)
+    monkeypatch.setattr(import_events, "tqdm", RecordingBar)
+    call_command("generate_events", "--project", "proj_acme", "--sessions", "6")
+    path = ndjson(tmp_path / "p.ndjson", event(event_id="p1"), event(event_id="p2"))
+    call_command("import_events", "--project", "proj_acme", str(path))
+    capsys.readouterr()
+    sessions, size = RecordingBar.made
+    assert sessions.total == sessions.done == 6  # by sessions
+    assert size.total == size.done == path.stat().st_size  # by bytes read
+
+
 def test_generate_events_stores_every_event_in_the_projects_org_only(acme, globex, capsys):
     out = run_json(capsys, "generate_events", "--project", "proj_acme", "--sessions", "30")
     assert out["project"] == "proj_acme" and out["sessions"] == 30

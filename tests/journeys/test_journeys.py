@@ -12,6 +12,7 @@ from django.db import transaction
 
 from journeys.models import Journey, SessionJourney
 from journeys.services import journey_save
+from journeys.tasks import refresh_org
 from productgraph.tenancy.context import org_context
 from sessions.services import sessions_close_idle
 from tests.ingestion.helpers import event, post
@@ -51,23 +52,30 @@ def rows(tenant) -> dict[str, SessionJourney]:
 
 def test_sessions_are_matched_and_metrics_computed(client, acme, capsys):
     make_journey(acme)
-    visit(client, acme, "converts", "/home", "/cart", "/pay")
+    visit(client, acme, "converts", "/home", "/cart", "/pay")  # 1 minute to convert
+    visit(client, acme, "slower", "/cart", "/home", "/pay")  # 2 minutes
+    visit(client, acme, "slowest", "/cart", "/a", "/b", "/c", "/pay")  # 4 minutes
     visit(client, acme, "bounces", "/cart", "/home")
     visit(client, acme, "never", "/home")
     call_command("aggregate_sessions")
     capsys.readouterr()
     statuses = {sid: r.status for sid, r in rows(acme).items()}
-    assert statuses == {"converts": "converted", "bounces": "bounced"}
+    assert statuses == {
+        "converts": "converted",
+        "slower": "converted",
+        "slowest": "converted",
+        "bounces": "bounced",
+    }
     call_command("refresh_journeys", "--org", "acme", "--json")
-    assert json.loads(capsys.readouterr().out)["rows"] == 2
+    assert json.loads(capsys.readouterr().out)["rows"] == 4
     with transaction.atomic(), org_context(acme.org.pk):
         metrics = Journey.objects.get(key="checkout").metrics
-    assert metrics["total_sessions"] == 2 and metrics["converted"] == 1
-    assert metrics["conversion_rate"] == 0.5
-    assert metrics["median_duration_ms"] == 60_000
+    assert metrics["total_sessions"] == 4 and metrics["converted"] == 3
+    assert metrics["conversion_rate"] == 0.75
+    assert (metrics["avg_duration_ms"], metrics["median_duration_ms"]) == (140_000, 120_000)
     assert [(s["id"], s["reached"], s["drop_off"]) for s in metrics["steps"]] == [
-        ("cart", 2, 0),
-        ("pay", 1, 1),
+        ("cart", 4, 0),
+        ("pay", 3, 1),
     ]
 
 
@@ -84,6 +92,24 @@ def test_closing_an_idle_session_ends_its_pending_journeys_at_once(client, acme,
         closed = sessions_close_idle(org_id=acme.org.pk, now=now + timedelta(minutes=31))
     assert closed == 1
     assert rows(acme)["live"].status == "bounced"  # not at the next refresh, minutes later
+
+
+def test_beat_refreshes_every_5_minutes_the_pending_rows_and_the_metrics(client, acme, settings):
+    assert settings.CELERY_BEAT_SCHEDULE["journeys-refresh"]["schedule"] == 300.0
+    assert settings.CELERY_BEAT_SCHEDULE["journeys-refresh"]["args"] == ["journeys.refresh_org"]
+    make_journey(acme)
+    now = datetime.now(tz=UTC)
+    item = event(event_id="live-0", page__path="/cart", event__timestamp=now.isoformat())
+    item["session.id"] = "live"
+    post(client, acme.ingest_key, {"events": [item]})
+    call_command("aggregate_sessions")
+    assert rows(acme)["live"].status == "pending"
+    assert refresh_org.run(acme.org.pk) == 1  # the pending row, re-matched
+    with transaction.atomic(), org_context(acme.org.pk):
+        journey = Journey.objects.get(key="checkout")
+    assert journey.metrics_refreshed_at is not None
+    assert journey.metrics["total_sessions"] == 1
+    assert journey.metrics["by_status"]["pending"] == 1
 
 
 def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):
@@ -109,6 +135,8 @@ def test_admin_shows_a_funnel_chart_and_rejects_bad_definitions(staff_client, cl
     staff_client.post("/admin/switch-org/", {"org_id": acme.org.pk})
     page = staff_client.get(f"/admin/journeys/journey/{journey.pk}/change/").content.decode()
     assert '<svg id="journey-funnel"' in page and "<rect" in page
+    metrics = page.split('<table id="journey-metrics">', 1)[1].split("</table>", 1)[0]
+    assert "<th>converted</th><td>1</td>" in metrics and "<th>sessions</th><td>1</td>" in metrics
     bad = staff_client.post(
         "/admin/journeys/journey/add/",
         {
