@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db import transaction
 
-from ingestion.validation import EventError, Project, ValidEvent, validate_event
+from ingestion.serializers import EventBatchSerializer
+from ingestion.validation import EventError, Project, ValidEvent
 from ingestion.writer import events_write
 from sessions.services import sessions_mark_touched
 
@@ -36,14 +37,8 @@ def events_validate(
     *, events: list[Any], project: Project, received_at: datetime
 ) -> tuple[list[ValidEvent], list[EventError]]:
     """Validate a batch; return the valid events and every error, in index order."""
-    valid: list[ValidEvent] = []
-    errors: list[EventError] = []
-    for index, raw in enumerate(events):
-        event, problems = validate_event(index, raw, project=project, received_at=received_at)
-        if event is not None:
-            valid.append(event)
-        errors.extend(problems)
-    return valid, errors
+    serializer = EventBatchSerializer(context={"project": project, "received_at": received_at})
+    return serializer.to_internal_value(events)
 
 
 def events_ingest(
