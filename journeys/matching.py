@@ -4,8 +4,10 @@ Semantics (analytics.md, with the decisions the spec leaves open):
 
 - The session **enters** at its first event matching `entry`, or, when `entry` is empty, at
   its first event matching step 1 (which then also reaches step 1).
-- Steps are matched in order, each by an event after the previous matched one in session
-  order (timestamp, sequence, arrival); one event fills at most one step, and the entry
+- Steps are matched in order, each by the first event in session order (timestamp,
+  sequence, arrival) at or after the previous matched step's timestamp: an event of the
+  same timestamp counts even if it comes earlier in session order (analytics.md: "each at
+  or after the previous matched step"); one event fills at most one step, and the entry
   event may fill step 1. An event tagged `gen_ai.journey.id` = the journey's key and
   `gen_ai.journey.step.id` = a step's id matches that step directly. Optional steps may be
   skipped; the assignment reaching the most required steps, earliest, is kept.
@@ -61,40 +63,59 @@ def _step_predicate(step: Step, key: str) -> Predicate:
     return step_matches
 
 
+def _group_starts(events: Sequence[Event]) -> list[int]:
+    """For each position, the first position holding the same timestamp (events are sorted)."""
+    starts: list[int] = []
+    for position, event in enumerate(events):
+        same = position and event[TIMESTAMP] == events[position - 1][TIMESTAMP]
+        starts.append(starts[-1] if same else position)
+    return starts
+
+
 def _assign(
     steps: Sequence[Step],
     predicates: Sequence[Predicate],
     events: Sequence[Event],
     start: int,
     first: int,
+    used: frozenset[int] = frozenset(),
 ) -> list[tuple[int, int]]:
     """Best (step index, event position) pairs for steps >= `first`, events >= `start`.
 
-    Each step takes its first matching event after the previous step's; an optional step
-    is skipped when skipping it reaches more required steps, or as many reached earlier
-    (taking it must never delay a conversion). Memoised: O(steps x events).
+    Each step takes its first matching event, in session order, at or after the previous
+    step's timestamp (an event of the same timestamp earlier in session order included),
+    never an event `used` by an earlier step; an optional step is skipped when skipping it
+    reaches more required steps, or as many reached earlier (taking it must never delay a
+    conversion). Memoised on (start, used events of that timestamp, step).
     """
-    memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    group_start = _group_starts(events)
+    memo: dict[tuple[int, frozenset[int], int], list[tuple[int, int]]] = {}
 
-    def best(start: int, index: int) -> list[tuple[int, int]]:
+    def best(start: int, used: frozenset[int], index: int) -> list[tuple[int, int]]:
         if index == len(steps):
             return []
-        if (start, index) in memo:
-            return memo[(start, index)]
+        key = (start, used, index)
+        if key in memo:
+            return memo[key]
         step, step_matches = steps[index], predicates[index]
-        position = next((p for p in range(start, len(events)) if step_matches(events[p])), None)
+        position = next(
+            (p for p in range(start, len(events)) if p not in used and step_matches(events[p])),
+            None,
+        )
         if position is None:
-            result = best(start, index + 1) if step.optional else []
+            result = best(start, used, index + 1) if step.optional else []
         else:
-            result = [(index, position), *best(position + 1, index + 1)]
+            after = group_start[position]  # the next step may share this timestamp
+            taken = frozenset(p for p in used if p >= after) | {position}
+            result = [(index, position), *best(after, taken, index + 1)]
             if step.optional:
-                skipped = best(start, index + 1)
+                skipped = best(start, used, index + 1)
                 if _rank(steps, skipped) < _rank(steps, result):
                     result = skipped
-        memo[(start, index)] = result
+        memo[key] = result
         return result
 
-    return best(start, first)
+    return best(start, used, first)
 
 
 def _rank(steps: Sequence[Step], assignment: list[tuple[int, int]]) -> tuple[int, int]:
@@ -124,12 +145,15 @@ def match_session(
         entry_at = next((p for p, e in enumerate(events) if entry(e)), None)
         if entry_at is None:
             return None
-        assignment = _assign(steps, predicates, events, entry_at, 0)
+        since = _group_starts(events)[entry_at]  # at or after entering: its timestamp on
+        assignment = _assign(steps, predicates, events, since, 0)
     else:
         entry_at = next((p for p, e in enumerate(events) if predicates[0](e)), None)
         if entry_at is None:
             return None
-        assignment = [(0, entry_at), *_assign(steps, predicates, events, entry_at + 1, 1)]
+        since = _group_starts(events)[entry_at]
+        taken = frozenset({entry_at})
+        assignment = [(0, entry_at), *_assign(steps, predicates, events, since, 1, taken)]
     entered_at: datetime = events[entry_at][TIMESTAMP]
     required = [index for index, step in enumerate(steps) if not step.optional]
     reached = {index for index, _ in assignment}
@@ -137,12 +161,11 @@ def match_session(
 
     converted_at = None
     if all(index in reached for index in required):
-        last_required = max(p for index, p in assignment if index in required)
-        converted_at = events[last_required][TIMESTAMP]
+        converted_at = max(events[p][TIMESTAMP] for index, p in assignment if index in required)
     exit_at = None
     if definition.exit:
         exit_matches = compile_conditions(definition.exit)
-        exit_at = next((e[TIMESTAMP] for e in events[entry_at:] if exit_matches(e)), None)
+        exit_at = next((e[TIMESTAMP] for e in events[since:] if exit_matches(e)), None)
     if exit_at is not None and (converted_at is None or exit_at < converted_at):
         converted_at = exit_at
     last_index, last_id = -1, ""

@@ -231,3 +231,30 @@ def test_definitions_are_validated_with_precise_errors(kwargs, fragment):
     with pytest.raises(DefinitionError) as caught:
         parse_definition(**arguments)
     assert any(fragment in error for error in caught.value.errors), caught.value.errors
+
+
+def test_a_step_at_the_same_timestamp_counts_whatever_its_session_order():
+    # analytics.md: each step "at or after the previous matched step" (time, not order).
+    two = journey([step("cart", "/cart"), step("pay", "/pay")])
+    tied = [page("/pay", 1), page("/cart", 1)]  # pay comes first in session order
+    found = run(two, tied)
+    assert (found.status, found.converted_at) == ("converted", T0 + timedelta(minutes=1))
+    entered = journey(
+        [step("cart", "/cart")], entry=[{"field": "page.path", "op": "eq", "value": "/shop"}]
+    )
+    assert run(entered, [page("/cart", 0), page("/shop", 0)]).status == "converted"
+    exits = journey(
+        [step("cart", "/cart"), step("pay", "/pay")],
+        exit=[{"field": "event.type", "op": "eq", "value": "journey.conversion"}],
+    )
+    done = [{**page("/x", 0), "event.type": "journey.conversion"}, page("/cart", 0)]
+    assert run(exits, done).status == "converted"
+
+
+def test_one_event_never_fills_two_steps_even_at_one_timestamp():
+    twice = journey([step("first", "/cart"), step("second", "/cart")])
+    assert run(twice, [page("/cart", 1)]).status == "bounced"
+    assert run(twice, [page("/cart", 1), page("/cart", 1)]).status == "converted"
+    assert run(CHECKOUT, [page("/shipping", 2), page("/cart", 2), page("/pay", 2)]).status == (
+        "converted"
+    )
