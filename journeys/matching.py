@@ -76,6 +76,7 @@ def _assign(
     steps: Sequence[Step],
     predicates: Sequence[Predicate],
     events: Sequence[Event],
+    group_start: Sequence[int],
     start: int,
     first: int,
     used: frozenset[int] = frozenset(),
@@ -86,9 +87,9 @@ def _assign(
     step's timestamp (an event of the same timestamp earlier in session order included),
     never an event `used` by an earlier step; an optional step is skipped when skipping it
     reaches more required steps, or as many reached earlier (taking it must never delay a
-    conversion). Memoised on (start, used events of that timestamp, step).
+    conversion). `group_start` is `_group_starts(events)`. Memoised on (start, used events
+    of that timestamp, step).
     """
-    group_start = _group_starts(events)
     memo: dict[tuple[int, frozenset[int], int], list[tuple[int, int]]] = {}
 
     def best(start: int, used: frozenset[int], index: int) -> list[tuple[int, int]]:
@@ -140,20 +141,24 @@ def match_session(
     steps = definition.steps
     predicates = [_step_predicate(step, definition.key) for step in steps]
     timeout = timedelta(minutes=definition.timeout_minutes)
+    group_start = _group_starts(events)
     if definition.entry:
         entry = compile_conditions(definition.entry)
         entry_at = next((p for p, e in enumerate(events) if entry(e)), None)
         if entry_at is None:
             return None
-        since = _group_starts(events)[entry_at]  # at or after entering: its timestamp on
-        assignment = _assign(steps, predicates, events, since, 0)
+        since = group_start[entry_at]  # at or after entering: its timestamp on
+        assignment = _assign(steps, predicates, events, group_start, since, 0)
     else:
         entry_at = next((p for p, e in enumerate(events) if predicates[0](e)), None)
         if entry_at is None:
             return None
-        since = _group_starts(events)[entry_at]
+        since = group_start[entry_at]
         taken = frozenset({entry_at})
-        assignment = [(0, entry_at), *_assign(steps, predicates, events, since, 1, taken)]
+        assignment = [
+            (0, entry_at),
+            *_assign(steps, predicates, events, group_start, since, 1, taken),
+        ]
     entered_at: datetime = events[entry_at][TIMESTAMP]
     required = [index for index, step in enumerate(steps) if not step.optional]
     reached = {index for index, _ in assignment}

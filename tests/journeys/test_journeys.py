@@ -79,15 +79,21 @@ def test_sessions_are_matched_and_metrics_computed(client, acme, capsys):
     ]
 
 
-def test_closing_an_idle_session_ends_its_pending_journeys_at_once(client, acme, capsys):
-    make_journey(acme)
+def live_cart_visit(client, tenant) -> datetime:
+    """A session `live` that reached the cart just now, folded: pending in the journey."""
     now = datetime.now(tz=UTC)
     item = event(event_id="live-0", page__path="/cart", event__timestamp=now.isoformat())
     item["session.id"] = "live"
-    post(client, acme.ingest_key, {"events": [item]})
+    post(client, tenant.ingest_key, {"events": [item]})
     call_command("aggregate_sessions")
+    assert rows(tenant)["live"].status == "pending"  # the session is still active
+    return now
+
+
+def test_closing_an_idle_session_ends_its_pending_journeys_at_once(client, acme, capsys):
+    make_journey(acme)
+    now = live_cart_visit(client, acme)
     capsys.readouterr()
-    assert rows(acme)["live"].status == "pending"  # the session is still active
     with transaction.atomic(), org_context(acme.org.pk):
         closed = sessions_close_idle(org_id=acme.org.pk, now=now + timedelta(minutes=31))
     assert closed == 1
@@ -98,12 +104,7 @@ def test_beat_refreshes_every_5_minutes_the_pending_rows_and_the_metrics(client,
     assert settings.CELERY_BEAT_SCHEDULE["journeys-refresh"]["schedule"] == 300.0
     assert settings.CELERY_BEAT_SCHEDULE["journeys-refresh"]["args"] == ["journeys.refresh_org"]
     make_journey(acme)
-    now = datetime.now(tz=UTC)
-    item = event(event_id="live-0", page__path="/cart", event__timestamp=now.isoformat())
-    item["session.id"] = "live"
-    post(client, acme.ingest_key, {"events": [item]})
-    call_command("aggregate_sessions")
-    assert rows(acme)["live"].status == "pending"
+    live_cart_visit(client, acme)
     assert refresh_org.run(acme.org.pk) == 1  # the pending row, re-matched
     with transaction.atomic(), org_context(acme.org.pk):
         journey = Journey.objects.get(key="checkout")
