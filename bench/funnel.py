@@ -61,21 +61,6 @@ FUNNELS: dict[str, list[list[dict[str, Any]]]] = {
 }
 
 
-def _explain(sql: str, params: list[Any]) -> list[str]:
-    """EXPLAIN ANALYZE of the funnel's SQL with run()'s settings (in a rolled-back savepoint)."""
-    from django.db import connection, transaction
-
-    from journeys.funnels import CHAIN_FUNCTIONS_SQL, WORK_MEM
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(CHAIN_FUNCTIONS_SQL)
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
-        lines = [row[0] for row in cursor.fetchall()]
-        transaction.set_rollback(True)
-    return lines
-
-
 def time_funnels(dataset: Dataset, *, runs: int, explain: bool) -> list[dict[str, Any]]:
     """Run each bench funnel once cold, then `runs` times warm; return the timings."""
     from django.db import transaction
@@ -98,7 +83,7 @@ def time_funnels(dataset: Dataset, *, runs: int, explain: bool) -> list[dict[str
                 started = time.perf_counter()
                 result = query.run()
                 seconds.append(time.perf_counter() - started)
-            plan = _explain(*query.to_sql()) if explain else None
+            plan = query.explain() if explain else None
         cold, warm = seconds[0], seconds[1:]
         entry: dict[str, Any] = {
             "name": name,

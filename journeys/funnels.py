@@ -67,9 +67,14 @@ DEFAULT_WINDOWS: dict[str, timedelta] = {
     "user": timedelta(days=14),
 }
 DEFAULT_TIMEOUT = timedelta(seconds=30)
-# Sorting ~500,000 candidate rows (10 million events, bench/funnel.py) spilled to disk with
-# the default 4 MB; the setting is transaction-local and restored after the query.
-WORK_MEM = "64MB"
+# Each branch sorts its own candidates: ~590,000 rows, 81 MB, for bench/funnel.py's stress
+# funnel (10 million events), which spilled to disk with 64 MB (the default 4 MB spilled
+# any large funnel). Transaction-local, restored after the query; one sort per branch, so
+# a funnel may hold up to `branches` x 128 MB while it runs.
+WORK_MEM = "128MB"
+# A funnel whose serial plan costs less per branch than this (planner units; ~30 ms on the
+# bench machine) runs as one branch: starting workers would cost more than they save.
+SPLIT_MIN_COST = 10_000
 _MICROSECOND = timedelta(microseconds=1)
 _EXCLUSION_KEYS = frozenset({"match", "from_step", "to_step"})
 
@@ -80,14 +85,15 @@ _CHAIN_SIGNATURE = (
 )
 
 # Temporary functions: no migration, one definition per connection, and nothing for another
-# role to replace (pg_temp is private to the session). PARALLEL RESTRICTED: the scan below
-# them may still run in parallel workers; they run in the leader.
+# role to replace (pg_temp is private to the session). PARALLEL SAFE: a parallel worker
+# knows its leader's temporary schema, so the branches of `FunnelQuery._plan` call them in
+# the workers (what a worker cannot use is a temporary table, not a temporary function).
 CHAIN_FUNCTIONS_SQL = """
 CREATE OR REPLACE FUNCTION pg_temp.productgraph_funnel_match(
     masks integer[], first_event integer, last_event integer, skip integer,
     first_step integer, last_step integer
 ) RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $fn$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
 -- Can steps first_step..last_step each take a distinct event among first_event..last_event
 -- (never `skip`) whose mask has the step's bit? Augmenting paths, breadth first.
 DECLARE
@@ -143,7 +149,7 @@ CREATE OR REPLACE FUNCTION pg_temp.productgraph_funnel_chain(
     ts timestamptz[], masks integer[], xmasks integer[], n_steps integer, win interval,
     x_from integer[], x_to integer[]
 ) RETURNS bigint[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $fn$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
 -- One unit's events, ordered by (timestamp, event_id): `ts`, `masks` (bit
 -- j - 1: matches step j; step 1 only inside the date range), `xmasks` (bit e - 1: matches
 -- exclusion e, from step x_from[e] to step x_to[e]). Returns ARRAY[k, o, t1, ..., tk]: the
@@ -386,6 +392,13 @@ def _without_type(conditions: list[Any], event_type: str | None) -> list[Any]:
     return [item for item in conditions if item != implied]
 
 
+def _int_or_zero(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
 def _microseconds(delta: timedelta) -> int:
     return delta // _MICROSECOND
 
@@ -568,13 +581,18 @@ class FunnelQuery:
         ]
         return "(" + "\n             | ".join(bits) + ")"
 
-    def to_sql(self) -> tuple[str, list[Any]]:
+    def to_sql(self, branches: int = 1) -> tuple[str, list[Any]]:
         """Return the funnel's SQL and its parameters (pure: validates, touches nothing).
 
         One row per bucket: [breakdown value, is the overall row,] then the count of each
-        step, then the median microseconds from the previous step for steps 2..n.
+        step, then the median microseconds from the previous step for steps 2..n. With
+        `branches` > 1 the units are split by a hash of the unit into that many `UNION ALL`
+        branches, each computing its own units' chains (see `run()` for why); the numbers
+        are the same.
         """
         self.validate()
+        if not _is_int(branches) or branches < 1:
+            raise ValueError("branches must be a positive integer")
         steps = list(self.steps)
         exclusions = self.normalized_exclusions()
         window = self.conversion_window
@@ -590,6 +608,13 @@ class FunnelQuery:
         # (1.35 -> 1.08 s for bench/funnel.py's product_to_confirm).
         implied_type = next(iter(scanned)) if scanned is not None and len(scanned) == 1 else None
 
+        # The chain call comes first in a branch's text, so its parameters do too.
+        params += [
+            len(steps),
+            window,
+            [exclusion.from_step for exclusion in exclusions],
+            [exclusion.to_step for exclusion in exclusions],
+        ]
         # The candidates' columns, in text order (so that the parameters follow it).
         columns = [
             f"{unit} AS unit",
@@ -628,12 +653,6 @@ class FunnelQuery:
         ]
         if self.breakdown is not None:
             aggregates.append(f"array_agg(bd {order}) FILTER (WHERE mask & 1 <> 0) AS bd")
-        params += [
-            len(steps),
-            window,
-            [exclusion.from_step for exclusion in exclusions],
-            [exclusion.to_step for exclusion in exclusions],
-        ]
         # A unit without a step-2 event reaches step 1 only, with its first step-1 event.
         call = f"{CHAIN_FUNCTION}(ts, masks, xmasks, %s, %s, %s, %s)"
         per_unit = [f"CASE WHEN seen & 2 <> 0 THEN {call} ELSE ARRAY[1, 1]::bigint[] END AS chain"]
@@ -658,33 +677,59 @@ class FunnelQuery:
             grouping = f"\nGROUP BY GROUPING SETS (({first}), ())"
         newline = ",\n       "
         conjunction = "\n      AND "
-        # Only code and catalog column names are formatted in; every value is a parameter.
-        sql = f"""WITH candidates AS (
-    SELECT {newline.join(columns)}
-    FROM ingestion_event e
-    WHERE {conjunction.join(where)}
-), units AS (
+
+        def branch(index: int) -> str:
+            # Every unit lands in exactly one branch (the unit is never NULL here: a session
+            # id is required, and user units are filtered on IS NOT NULL).
+            split = [f"mod(hashtext({unit}) & 2147483647, {branches}) = {index}"]
+            # Only code and catalog column names are formatted in; every value is a parameter.
+            return f"""SELECT {newline.join(per_unit)}
+FROM (
     SELECT {newline.join(aggregates)}
-    FROM candidates
+    FROM (
+        SELECT {newline.join(columns)}
+        FROM ingestion_event e
+        WHERE {conjunction.join(where + (split if branches > 1 else []))}
+    ) candidates
     GROUP BY unit
     HAVING bit_or(mask) & 1 <> 0
-), chains AS (
-    SELECT {newline.join(per_unit)}
-    FROM units
-    OFFSET 0  -- one call per unit, however many times `chain` is read below
-)
-SELECT {newline.join(outputs)}
-FROM chains{grouping}"""  # noqa: S608
-        return sql, params
+) units{barrier}"""  # noqa: S608
 
-    def run(self, *, timeout: timedelta = DEFAULT_TIMEOUT) -> FunnelResult:
+        # One call per unit, however many times `chain` is read below: a lone subquery
+        # needs OFFSET 0 not to be pulled up (its expression copied into each aggregate);
+        # UNION ALL branches compute their output columns once each, and OFFSET 0 there
+        # kept the planner from running them under a Parallel Append.
+        barrier = "\nOFFSET 0" if branches == 1 else ""
+        union = "\nUNION ALL\n".join(f"({branch(index)}\n)" for index in range(branches))
+        sql = f"""SELECT {newline.join(outputs)}
+FROM (
+{union}
+) chains{grouping}"""  # noqa: S608
+        return sql, params * branches
+
+    def run(
+        self, *, timeout: timedelta = DEFAULT_TIMEOUT, branches: int | None = None
+    ) -> FunnelResult:
         """Run the funnel in the caller's transaction and org context (RLS applies).
 
-        The statement timeout and work_mem are set for the query only (transaction-local,
-        restored after it); a timeout raises FunnelTimeout and leaves the caller's
-        transaction usable.
+        The statement timeout, work_mem and parallel_setup_cost are set for the query only
+        (transaction-local, restored after it); a timeout raises FunnelTimeout and leaves
+        the caller's transaction usable. `branches` forces the number of branches (tests);
+        by default `_plan` chooses.
         """
-        sql, params = self.to_sql()
+        return self._result(self._execute(timeout=timeout, branches=branches))
+
+    def explain(self, *, timeout: timedelta = DEFAULT_TIMEOUT) -> list[str]:
+        """EXPLAIN (ANALYZE, BUFFERS) of the statement `run()` would run, as `run()` runs it."""
+        rows = self._execute(timeout=timeout, branches=None, prefix="EXPLAIN (ANALYZE, BUFFERS) ")
+        return [row[0] for row in rows]
+
+    def _execute(
+        self, *, timeout: timedelta, branches: int | None, prefix: str = ""
+    ) -> list[tuple[Any, ...]]:
+        self.validate()
+        if branches is not None and (not _is_int(branches) or branches < 1):
+            raise ValueError("branches must be a positive integer")
         if not connection.in_atomic_block:
             raise OrgContextError("run a funnel inside transaction.atomic() and org_context()")
         milliseconds = max(1, _microseconds(timeout) // 1000)
@@ -692,11 +737,15 @@ FROM chains{grouping}"""  # noqa: S608
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT current_setting('statement_timeout'), current_setting('work_mem'),"
+                    " current_setting('parallel_setup_cost'),"
+                    " current_setting('max_parallel_workers_per_gather'),"
                     " NULLIF(current_setting('app.current_org_id', true), '') IS NOT NULL,"
                     " to_regprocedure(%s) IS NOT NULL",
                     [_CHAIN_SIGNATURE],
                 )
-                saved_timeout, saved_work_mem, has_org, has_function = cursor.fetchone()
+                saved_timeout, saved_work_mem, saved_setup_cost, workers, has_org, has_function = (
+                    cursor.fetchone()
+                )
                 if not has_org:
                     raise OrgContextError("run a funnel inside org_context()")
                 if not has_function:
@@ -706,12 +755,14 @@ FROM chains{grouping}"""  # noqa: S608
                     " set_config('work_mem', %s, true)",
                     [f"{milliseconds}ms", WORK_MEM],
                 )
-                cursor.execute(sql, params)
+                sql, params = self._plan(cursor, workers=workers, branches=branches)
+                cursor.execute(prefix + sql, params)
                 rows = cursor.fetchall()
                 cursor.execute(
                     "SELECT set_config('statement_timeout', %s, true),"
-                    " set_config('work_mem', %s, true)",
-                    [saved_timeout, saved_work_mem],
+                    " set_config('work_mem', %s, true),"
+                    " set_config('parallel_setup_cost', %s, true)",
+                    [saved_timeout, saved_work_mem, saved_setup_cost],
                 )
         except DatabaseError as exc:
             if isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
@@ -723,7 +774,43 @@ FROM chains{grouping}"""  # noqa: S608
                 # backstop for anything it missed: the caller's mistake, not a 5xx.
                 raise DefinitionError([f"bad regex: {exc.__cause__}"]) from exc
             raise
-        return self._result(rows)
+        return rows
+
+    def _plan(self, cursor: Any, *, workers: str, branches: int | None) -> tuple[str, list[Any]]:
+        """The SQL to run, in branches when that pays, with parallel_setup_cost set for it.
+
+        PostgreSQL runs a statement's grouping, and everything above it, in the leader
+        process alone: the scan was parallel, but two thirds of the funnel's time (arrays,
+        chain function, on 2 cores) ran on one core. Split by a hash of the unit into one
+        `UNION ALL` branch per parallel worker, each branch is a whole serial plan (scan,
+        sort, group, chains of its own units) that one worker runs under a Parallel Append,
+        and only the final counts and medians are left to the leader.
+
+        The planner takes that plan only when a parallel scan inside each branch costs more
+        than a serial one, and it does not on its own. So: plan the branches serially
+        (EXPLAIN, ~1 ms) to learn a branch's cost S, then set parallel_setup_cost (what each
+        Gather costs) to 0.75 S: a Gather inside a branch can then save less than it costs
+        (a parallel scan saves at most ~60 % of the scan, itself at most S), while one Gather
+        over all the branches still beats running them one after another (0.75 S + S < 2 S).
+        Below SPLIT_MIN_COST a funnel is small enough for one branch and default settings.
+        """
+        count = branches if branches is not None else _int_or_zero(workers)
+        if count < 2:
+            return self.to_sql()
+        sql, params = self.to_sql(count)
+        cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        (plan,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", [workers])
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        per_branch = float(plan[0]["Plan"]["Total Cost"]) / count
+        if branches is None and per_branch < SPLIT_MIN_COST:
+            return self.to_sql()
+        cursor.execute(
+            "SELECT set_config('parallel_setup_cost', %s, true)", [f"{0.75 * per_branch:.0f}"]
+        )
+        return sql, params
 
     def _result(self, rows: list[tuple[Any, ...]]) -> FunnelResult:
         n_steps = len(self.steps)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from ingestion.services import events_ingest
 from ingestion.validation import Project
+from journeys import funnels
 from journeys.conditions import DefinitionError, matches
 from journeys.funnels import (
     CHAIN_FUNCTIONS_SQL,
@@ -100,9 +101,17 @@ def ingest(tenant: Tenant, events: Sequence[Mapping[str, Any]]) -> None:
     assert result.rejected == 0, result.errors
 
 
-def run(tenant: Tenant, query: FunnelQuery, *, timeout: timedelta | None = None) -> FunnelResult:
+def run(
+    tenant: Tenant,
+    query: FunnelQuery,
+    *,
+    timeout: timedelta | None = None,
+    branches: int | None = None,
+) -> FunnelResult:
     with org_context(tenant.org.pk):
-        return query.run() if timeout is None else query.run(timeout=timeout)
+        if timeout is None:
+            return query.run(branches=branches)
+        return query.run(timeout=timeout, branches=branches)
 
 
 def query_for(tenant: Tenant, steps: Sequence[Any], **options: Any) -> FunnelQuery:
@@ -139,8 +148,10 @@ def expected(events: Sequence[Mapping[str, Any]], query: FunnelQuery):
     )
 
 
-def assert_matches_reference(tenant: Tenant, events, query: FunnelQuery) -> FunnelResult:
-    result = run(tenant, query)
+def assert_matches_reference(
+    tenant: Tenant, events, query: FunnelQuery, *, branches: int | None = None
+) -> FunnelResult:
+    result = run(tenant, query, branches=branches)
     assert observed(result) == expected(events, query)
     overall = expected(events, FunnelQuery(**{**query.__dict__, "breakdown": None}))
     assert observed(FunnelResult(overall=result.overall, buckets=[result.overall])) == overall
@@ -284,15 +295,16 @@ def prepared(acme) -> Tenant:
 @hypothesis_settings(
     max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(scenario=scenarios())
-def test_generated_funnels_equal_the_brute_force_reference(prepared, scenario):
+@given(scenario=scenarios(), branches=st.sampled_from([None, 1, 2, 3]))
+def test_generated_funnels_equal_the_brute_force_reference(prepared, scenario, branches):
+    """Whatever the number of branches: each unit is in exactly one (a hash of the unit)."""
     acme = prepared
     events, options = scenario
     query = FunnelQuery(project_id=acme.project.pk, **options)
     with transaction.atomic():
         if events:
             ingest(acme, events)
-        result = assert_matches_reference(acme, events, query)
+        result = assert_matches_reference(acme, events, query, branches=branches)
         transaction.set_rollback(True)
     _note_coverage(events, query, result)
 
@@ -559,16 +571,33 @@ def test_to_sql_passes_every_value_as_a_parameter():
     assert sql.count("%s") == len(params)
     for value in ("/secret-cart", "DROP TABLE", "utm_source", "coupon", "2026", "page.view"):
         assert value not in sql
-    assert params[0] == datetime(2026, 2, 1, tzinfo=UTC)  # step 1's date_to
-    assert params[1:4] == ["page.view", "/secret-cart", ["ui.click", "custom"]]
-    assert params[4:6] == ["coupon", '"X\'; DROP TABLE ingestion_event; --"']  # jsonb
+    assert params[:4] == [3, timedelta(minutes=45), [1], [3]]  # the chain call comes first
+    assert params[4] == datetime(2026, 2, 1, tzinfo=UTC)  # step 1's date_to
+    assert params[5:8] == ["page.view", "/secret-cart", ["ui.click", "custom"]]
+    assert params[8:10] == ["coupon", '"X\'; DROP TABLE ingestion_event; --"']  # jsonb
     project = params.index(42)
     assert params[project : project + 3] == [
         42,
         datetime(2026, 1, 1, tzinfo=UTC),
         datetime(2026, 2, 1, 0, 45, tzinfo=UTC),  # date_to + window
     ]
-    assert params[-4:] == [3, timedelta(minutes=45), [1], [3]]
+
+
+def test_to_sql_in_branches_splits_the_units_by_hash_and_repeats_the_parameters():
+    one, one_params = fixed_query().to_sql()
+    sql, params = fixed_query().to_sql(3)
+    assert sql.count("%s") == len(params) == 3 * len(one_params)
+    assert params == one_params * 3
+    assert sql.count("\nUNION ALL\n") == 2
+    unit = 'e.session_id COLLATE "C"'
+    for index in range(3):
+        assert f"AND mod(hashtext({unit}) & 2147483647, 3) = {index}\n" in sql
+    # One branch alone keeps the optimization fence that makes one chain call per unit;
+    # UNION ALL branches compute their columns once each without it.
+    assert "OFFSET 0" in one and "hashtext" not in one
+    assert "OFFSET 0" not in sql
+    with pytest.raises(ValueError, match="branches"):
+        fixed_query().to_sql(0)
 
 
 def test_to_sql_is_pure_and_deterministic():
@@ -764,3 +793,64 @@ def test_run_restores_the_callers_settings(acme):
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('statement_timeout'), current_setting('work_mem')")
         assert cursor.fetchone() == ("7s", work_mem)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('parallel_setup_cost', '1234', true)")
+    run(acme, query_for(acme, [[PAGE_VIEW], [CLICK]]), branches=2)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('parallel_setup_cost'),"
+            " current_setting('max_parallel_workers_per_gather')"
+        )
+        assert cursor.fetchone() == ("1234", settings_value("max_parallel_workers_per_gather"))
+
+
+def settings_value(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reset_val FROM pg_settings WHERE name = %s", [name])
+        return cursor.fetchone()[0]
+
+
+def planned(acme: Tenant, query: FunnelQuery) -> tuple[str, str]:
+    """The SQL `run()` would run and the parallel_setup_cost it would run it with."""
+    with org_context(acme.org.pk), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(CHAIN_FUNCTIONS_SQL)
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+        (workers,) = cursor.fetchone()
+        sql, _ = query._plan(cursor, workers=workers, branches=None)
+        cursor.execute("SELECT current_setting('parallel_setup_cost')")
+        (setup_cost,) = cursor.fetchone()
+        transaction.set_rollback(True)
+    return sql, setup_cost
+
+
+def test_a_large_funnel_runs_in_one_branch_per_parallel_worker(acme, monkeypatch):
+    monkeypatch.setattr(funnels, "SPLIT_MIN_COST", 0)  # every funnel is "large"
+    query = query_for(acme, [[PAGE_VIEW], [CLICK]])
+    default_cost = settings_value("parallel_setup_cost")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '2', true)")
+    sql, setup_cost = planned(acme, query)
+    assert sql.count("\nUNION ALL\n") == 1 and "mod(hashtext(" in sql
+    assert setup_cost != default_cost  # 0.75 of a branch's serial cost
+    with org_context(acme.org.pk):
+        plan = "\n".join(query.explain())
+    assert "Parallel Append" in plan, plan
+
+
+def test_a_small_funnel_or_no_parallel_workers_keep_one_branch(acme, monkeypatch):
+    query = query_for(acme, [[PAGE_VIEW], [CLICK]])
+    default_cost = settings_value("parallel_setup_cost")
+    sql, setup_cost = planned(acme, query)  # nothing stored: far below SPLIT_MIN_COST
+    assert "UNION ALL" not in sql and setup_cost == default_cost
+    monkeypatch.setattr(funnels, "SPLIT_MIN_COST", 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+    sql, setup_cost = planned(acme, query)
+    assert "UNION ALL" not in sql and setup_cost == default_cost
+
+
+def test_explain_shows_the_plan_run_executes(acme):
+    with org_context(acme.org.pk):
+        plan = query_for(acme, [[PAGE_VIEW], [CLICK]]).explain()
+    assert any(line.startswith("Execution Time:") for line in plan)
+    assert any("pg_temp.productgraph_funnel_chain" in line or "Aggregate" in line for line in plan)
