@@ -179,6 +179,41 @@ DECLARE
     moved boolean;
     bound timestamptz;
 BEGIN
+    -- Fast path, no exclusions and no two events at one timestamp before the chain ends:
+    -- then the greedy chain (each step at the first event after the previous step's) is
+    -- the pointwise-earliest chain and, ignoring the window, a longest one; when it also
+    -- fits in the window it is the counted chain, and e1 is the first step-1 event.
+    IF n_x = 0 THEN
+        k := 1;
+        bit := 1;
+        FOR i IN 1..n LOOP
+            IF i > 1 AND ts[i] = ts[i - 1] THEN
+                k := 0;  -- a tie: the general computation below
+                EXIT;
+            END IF;
+            IF masks[i] & bit <> 0 THEN
+                lo[k] := i;
+                EXIT WHEN k = n_steps;
+                k := k + 1;
+                bit := bit << 1;
+            END IF;
+        END LOOP;
+        IF k > 0 THEN
+            reached := cardinality(lo);
+            IF reached = 0 THEN
+                RETURN ARRAY[0];
+            END IF;
+            IF ts[lo[reached]] - ts[lo[1]] <= win THEN
+                result := ARRAY[reached, 1];
+                FOR j IN 1..reached LOOP
+                    result[j + 2] := (EXTRACT(EPOCH FROM ts[lo[j]]) * 1000000)::bigint;
+                END LOOP;
+                RETURN result;
+            END IF;
+            reached := 0;
+        END IF;
+        lo := '{}';
+    END IF;
     FOR k IN 1..n_steps LOOP
         lo[k] := CASE WHEN k = 1 THEN 1 ELSE lo[k - 1] END;
         ok := true;
