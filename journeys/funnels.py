@@ -616,6 +616,15 @@ class FunnelQuery:
         ]
         return "(" + "\n             | ".join(bits) + ")"
 
+    def _scanned_types(self) -> set[str] | None:
+        """The event types every candidate has (None: any type can be a candidate)."""
+        matchers = [*self.steps, *(exclusion.match for exclusion in self.normalized_exclusions())]
+        scanned: set[str] | None = set()
+        for conditions in matchers:
+            found = _event_types(conditions)
+            scanned = None if found is None or scanned is None else scanned | found
+        return scanned
+
     def to_sql(self, branches: int = 1) -> tuple[str, list[Any]]:
         """Return the funnel's SQL and its parameters (pure: validates, touches nothing).
 
@@ -633,11 +642,7 @@ class FunnelQuery:
         window = self.conversion_window
         unit = self._unit_sql()
         params: list[Any] = []
-        matchers = [*steps, *(exclusion.match for exclusion in exclusions)]
-        types = [_event_types(conditions) for conditions in matchers]
-        scanned: set[str] | None = set()
-        for found in types:
-            scanned = None if found is None or scanned is None else scanned | found
+        scanned = self._scanned_types()
         # With one event type scanned (the WHERE below), `event.type eq` it is true of every
         # candidate: dropped from the masks, which are computed twice per scanned event
         # (1.35 -> 1.08 s for bench/funnel.py's product_to_confirm).
@@ -828,9 +833,16 @@ FROM (
         (a parallel scan saves at most ~60 % of the scan, itself at most S), while one Gather
         over all the branches still beats running them one after another (0.75 S + S < 2 S).
         Below SPLIT_MIN_COST a funnel is small enough for one branch and default settings.
+
+        Each branch scans every candidate row and keeps its half, so the split pays only
+        while the scan is the covering (project, event type, timestamp) index's: PostgreSQL
+        gained little from scanning that index in parallel (0.37 s with two workers, 0.45 s
+        alone), so two serial scans cost little more. A funnel with a step or exclusion of
+        any event type reads the events by sequential scan, which parallelizes well: split,
+        it ran 3.4 -> 4.1 s (bench/funnel.py's data); it stays one branch.
         """
         count = branches if branches is not None else _int_or_zero(workers)
-        if count < 2:
+        if count < 2 or (branches is None and self._scanned_types() is None):
             return self.to_sql()
         sql, params = self.to_sql(count)
         cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")

@@ -837,12 +837,19 @@ def test_a_large_funnel_runs_in_one_branch_per_parallel_worker(acme, monkeypatch
     assert "Parallel Append" in plan, plan
 
 
-def test_a_small_funnel_or_no_parallel_workers_keep_one_branch(acme, monkeypatch):
+def test_a_small_funnel_an_untyped_step_or_no_parallel_workers_keep_one_branch(
+    acme, monkeypatch
+):
     query = query_for(acme, [[PAGE_VIEW], [CLICK]])
     default_cost = settings_value("parallel_setup_cost")
     sql, setup_cost = planned(acme, query)  # nothing stored: far below SPLIT_MIN_COST
     assert "UNION ALL" not in sql and setup_cost == default_cost
     monkeypatch.setattr(funnels, "SPLIT_MIN_COST", 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '2', true)")
+    untyped = query_for(acme, [[PAGE_VIEW], [PATH_B]])  # read by a sequential scan
+    sql, setup_cost = planned(acme, untyped)
+    assert "UNION ALL" not in sql and setup_cost == default_cost
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
     sql, setup_cost = planned(acme, query)
