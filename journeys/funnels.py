@@ -39,6 +39,9 @@ first step-1 event: plain aggregates, no function call. Any other unit goes thro
   length, its groups the counted chain's timestamps, and e1 the smallest event id of the
   first group that leaves a matching for the other steps of that group.
 
+A large funnel runs as one `UNION ALL` branch per parallel worker, the units split by a
+hash, so that the per-unit work runs on every core (`FunnelQuery._plan`, ADR 0005).
+
 The tests compare all of this with a brute-force enumeration of chains on generated data.
 """
 
