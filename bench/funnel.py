@@ -1,4 +1,4 @@
-"""`python -m bench.funnel`: the funnel runner on ~10 million events (target: ≤ 1 s warm).
+"""`python -m bench.funnel`: the funnel runner on ~10 million events (targets: 1 s and 2 s warm).
 
 Steps: provision `<name>_funnel_bench` with `bench.database.prepare` (roles, database,
 migrations as the owner, the bench tenant), as the ingestion bench provisions its own
@@ -27,7 +27,9 @@ from typing import Any
 
 from bench.dataset import EVENTS_PER_SESSION, Dataset, env_int, say
 
-TARGET_SECONDS = 1.0
+TARGET_SECONDS = 1.0  # the issue's 5-step session funnel
+# The seed's TRD allows 2 s for a complex query before an OLAP store is needed.
+COMPLEX_TARGET_SECONDS = 2.0
 
 
 def _page_view(path: str) -> list[dict[str, Any]]:
@@ -41,8 +43,10 @@ PRODUCT_PAGE = [
     {"field": "event.type", "op": "eq", "value": "page.view"},
     {"field": "page.path", "op": "prefix", "value": "/products/"},
 ]
-# The generator's checkout walk (ingestion.generator.CHECKOUT_STEPS) from a product page;
-# and the same behind a landing step every session has (every page view is a candidate).
+# The generator's checkout walk (ingestion.generator.CHECKOUT_STEPS) from a product page: the
+# issue's 5-step session funnel, held to its 1 s. And a stress shape: the same walk behind a
+# landing step every session has, so that every page view of the month is a candidate (2.2
+# times the candidates, 1.6 times the sessions), held to the TRD's 2 s for a complex query.
 FUNNELS: dict[str, list[list[dict[str, Any]]]] = {
     "product_to_confirm": [
         PRODUCT_PAGE,
@@ -58,6 +62,16 @@ FUNNELS: dict[str, list[list[dict[str, Any]]]] = {
         _page_view("/checkout/shipping"),
         _page_view("/checkout/payment"),
     ],
+}
+TARGETS: dict[str, tuple[float, str]] = {
+    "product_to_confirm": (
+        TARGET_SECONDS,
+        "5-step session funnel over 30 days on 10 million events ≤ 1 s warm",
+    ),
+    "landing_to_payment": (
+        COMPLEX_TARGET_SECONDS,
+        "stress shape (step 1 = every page view) ≤ 2 s warm, the TRD's limit for a complex query",
+    ),
 }
 
 
@@ -94,7 +108,9 @@ def time_funnels(dataset: Dataset, *, runs: int, explain: bool) -> list[dict[str
             "warm_s": [round(value, 3) for value in warm],
             "best_s": round(min(warm), 3),
             "median_s": round(statistics.median(warm), 3),
-            "meets_target": min(warm) <= TARGET_SECONDS,
+            "target": TARGETS[name][1],
+            "target_s": TARGETS[name][0],
+            "meets_target": min(warm) <= TARGETS[name][0],
             "funnel": str(result.overall),
         }
         if plan is not None:

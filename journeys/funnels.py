@@ -78,6 +78,9 @@ WORK_MEM = "128MB"
 # A funnel whose serial plan costs less per branch than this (planner units; ~30 ms on the
 # bench machine) runs as one branch: starting workers would cost more than they save.
 SPLIT_MIN_COST = 10_000
+# Every branch scans all candidate rows: more branches than cores cost more than they save
+# (3 and 4 branches on 2 cores: 1.03 and 1.32 s against 0.83 s for 2).
+MAX_BRANCHES = 8
 _MICROSECOND = timedelta(microseconds=1)
 _EXCLUSION_KEYS = frozenset({"match", "from_step", "to_step"})
 
@@ -634,7 +637,7 @@ class FunnelQuery:
         One row per bucket: [breakdown value, is the overall row,] then the count of each
         step, then the median microseconds from the previous step for steps 2..n. With
         `branches` > 1 the units are split by a hash of the unit into that many `UNION ALL`
-        branches, each computing its own units' chains (see `run()` for why); the numbers
+        branches, each computing its own units' chains (see `_plan()` for why); the numbers
         are the same.
         """
         self.validate()
@@ -835,7 +838,8 @@ FROM (
         Gather costs) to 0.75 S: a Gather inside a branch can then save less than it costs
         (a parallel scan saves at most ~60 % of the scan, itself at most S), while one Gather
         over all the branches still beats running them one after another (0.75 S + S < 2 S).
-        Below SPLIT_MIN_COST a funnel is small enough for one branch and default settings.
+        Below SPLIT_MIN_COST a funnel is small enough for one branch and default settings;
+        there are never more than MAX_BRANCHES.
 
         Each branch scans every candidate row and keeps its half, so the split pays only
         while the scan is the covering (project, event type, timestamp) index's: PostgreSQL
@@ -844,7 +848,7 @@ FROM (
         any event type reads the events by sequential scan, which parallelizes well: split,
         it ran 3.4 -> 4.1 s (bench/funnel.py's data); it stays one branch.
         """
-        count = branches if branches is not None else _int_or_zero(workers)
+        count = branches if branches is not None else min(_int_or_zero(workers), MAX_BRANCHES)
         if count < 2 or (branches is None and self._scanned_types() is None):
             return self.to_sql()
         sql, params = self.to_sql(count)
