@@ -851,9 +851,10 @@ _METHOD = """\
 7. **Funnels** (`python -m bench.funnel`, after the steps above). A database of its own,
    `<database>_funnel_bench`, provisioned the same way, holds ~10 million events:
    `ingestion.generator`'s visits (fixed seed) spread over the 30 days before 2026-11-01,
-   loaded without the HTTP path — two processes COPY them as the owner into a staging table
-   and move each chunk with `INSERT ... SELECT` in the org's context, as the write path
-   does — then `VACUUM ANALYZE`. Two 5-step session funnels over the 30 days run through
+   loaded without the HTTP path — two processes COPY them as the owner into an unlogged
+   staging table, then `INSERT ... SELECT ... ORDER BY timestamp` moves them in the org's
+   context, as the write path does, in the order live ingestion stores events (as they
+   arrive) — then `VACUUM ANALYZE`. Two 5-step session funnels over the 30 days run through
    `journeys.funnels.FunnelQuery.run()` as the runtime role in the org's context (RLS
    applies): once cold, then `BENCH_FUNNEL_RUNS` (3) times warm. The checkout funnel
    (`product_to_confirm`) is the issue's 5-step session funnel and meets its target when
