@@ -837,9 +837,7 @@ def test_a_large_funnel_runs_in_one_branch_per_parallel_worker(acme, monkeypatch
     assert "Parallel Append" in plan, plan
 
 
-def test_a_small_funnel_an_untyped_step_or_no_parallel_workers_keep_one_branch(
-    acme, monkeypatch
-):
+def test_a_small_funnel_an_untyped_step_or_no_parallel_workers_keep_one_branch(acme, monkeypatch):
     query = query_for(acme, [[PAGE_VIEW], [CLICK]])
     default_cost = settings_value("parallel_setup_cost")
     sql, setup_cost = planned(acme, query)  # nothing stored: far below SPLIT_MIN_COST
