@@ -39,6 +39,7 @@ CHUNK_EVENTS = 200_000  # per COPY into the staging table, one transaction
 BATCH_EVENTS = 10_000  # per generated batch (one User-Agent)
 PROCESSES = 2
 STAGING = "bench_load.events"
+LAYOUT = "timestamp order"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class Dataset:
     days: int
     load_seconds: float
     table_size: str
+    # How rows were stored: a database kept by a loader that stored them otherwise (each
+    # session whole; its marker has no `layout`) is loaded again, not reused.
+    layout: str
 
 
 def env_int(name: str, default: int) -> int:
@@ -233,6 +237,7 @@ def load(*, database: str, sessions: int, report: Callable[[str], None] = say) -
         days=DAYS,
         load_seconds=round(loaded, 1),
         table_size=str(row[0]) if row else "unknown",
+        layout=LAYOUT,
     )
 
 
@@ -245,7 +250,12 @@ def reusable(marker: Path, *, database: str, sessions: int) -> Dataset | None:
         dataset = Dataset(**json.loads(marker.read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    if (dataset.database, dataset.sessions, dataset.seed) != (database, sessions, SEED):
+    if (dataset.database, dataset.sessions, dataset.seed, dataset.layout) != (
+        database,
+        sessions,
+        SEED,
+        LAYOUT,
+    ):
         return None
     urls = settings.DATABASE_URLS
     # The maintenance database: the configured one need not exist (a machine that only ran
@@ -267,6 +277,7 @@ def prepared(
     marker.parent.mkdir(parents=True, exist_ok=True)
     kept = reusable(marker, database=name, sessions=sessions) if reuse else None
     if kept is None:
+        marker.unlink(missing_ok=True)  # a failed load must not leave it describing the database
         dataset = load(database=name, sessions=sessions, report=report)
         marker.write_text(json.dumps(asdict(dataset), indent=2) + "\n")
     else:

@@ -183,7 +183,6 @@ DECLARE
     dirty integer;
     ok boolean;
     moved boolean;
-    bound timestamptz;
 BEGIN
     -- Fast path, no exclusions and no two events at one timestamp before the chain ends:
     -- then the greedy chain (each step at the first event after the previous step's) is
@@ -266,11 +265,11 @@ BEGIN
             END LOOP;
             EXIT WHEN NOT ok;
             moved := false;
-            -- Backward: the window raises step 1 ...
-            bound := ts[lo[k]] - win;
-            IF ts[lo[1]] < bound THEN
+            -- Backward: the window raises step 1 (tk - t1 <= win as a duration, as in the
+            -- fast path: `ts - win` would count calendar days in the session's time zone) ...
+            IF ts[lo[k]] - ts[lo[1]] > win THEN
                 i := lo[1];
-                WHILE ts[i] < bound LOOP
+                WHILE ts[lo[k]] - ts[i] > win LOOP
                     i := i + 1;
                 END LOOP;
                 lo[1] := i;

@@ -165,9 +165,11 @@ def counts(result: FunnelResult) -> list[int]:
 # --- generated funnels against the reference ------------------------------------------------
 
 
+# Sessions s1 and s3 fall in different branches for 2 and 3 branches (hashtext: s1 -> 0 and 1,
+# s3 -> 1 and 2), so that split runs combine branches for session units as for user units.
 WALKERS = [
     {"session": "s1", "user__id": "u1", "user__anonymous_id": "a1"},
-    {"session": "s2", "user__id": None, "user__anonymous_id": "a2"},
+    {"session": "s3", "user__id": None, "user__anonymous_id": "a2"},
 ]
 
 
@@ -183,7 +185,7 @@ def _kinds_matching(conditions: Any) -> list[tuple[str, str | None]]:
 def _event_fields(draw, kinds: Sequence[tuple[str, str | None]] = KINDS) -> dict[str, Any]:
     type_, path = draw(st.sampled_from(kinds))
     fields: dict[str, Any] = {
-        "session": draw(st.sampled_from(["s1", "s1", "s1", "s2"])),
+        "session": draw(st.sampled_from(["s1", "s1", "s1", "s3"])),
         "type_": type_,
         "page__path": path,
         "user__id": draw(st.sampled_from([None, "", "u1", "u1", "u2"])),
@@ -854,8 +856,47 @@ def test_a_small_funnel_an_untyped_step_or_no_parallel_workers_keep_one_branch(a
     assert "UNION ALL" not in sql and setup_cost == default_cost
 
 
-def test_explain_shows_the_plan_run_executes(acme):
+def test_a_split_funnel_runs_its_branches_in_parallel_workers_and_equals_the_reference(
+    acme, monkeypatch
+):
+    monkeypatch.setattr(funnels, "SPLIT_MIN_COST", 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '2', true)")
+    events = []
+    for number in range(12):  # sessions of both branches, some reaching every step
+        session = f"s{number}"
+        events.append(wire(f"{session}a", number, session=session))
+        if number % 3:
+            events.append(wire(f"{session}b", number + 1, session=session, type_="ui.click"))
+        if number % 2:
+            events.append(wire(f"{session}c", number + 2, session=session, type_="custom"))
+    ingest(acme, events)
+    query = query_for(acme, [[PAGE_VIEW], [CLICK], [CUSTOM]])
+    sql, _ = planned(acme, query)
+    assert "UNION ALL" in sql
     with org_context(acme.org.pk):
-        plan = query_for(acme, [[PAGE_VIEW], [CLICK]]).explain()
-    assert any(line.startswith("Execution Time:") for line in plan)
-    assert any("pg_temp.productgraph_funnel_chain" in line or "Aggregate" in line for line in plan)
+        plan = "\n".join(query.explain())
+    assert "Parallel Append" in plan and re.search(r"Workers Launched: [12]", plan), plan
+    assert_matches_reference(acme, events, query)
+    assert counts(run(acme, query)) == [12, 8, 4]
+
+
+@pytest.mark.parametrize("exclusions", [[], [{"match": NOWHERE, "from_step": 1, "to_step": 2}]])
+def test_the_window_is_a_duration_whatever_the_session_time_zone(acme, exclusions):
+    # 24 hours across New York's spring-forward night: one day as a duration, 23 hours of
+    # its calendar. The exclusion (never matched) sends the unit through the general path.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('TimeZone', 'America/New_York', true)")
+    start = datetime(2026, 3, 8, 4, 30, tzinfo=UTC)  # 23:30 on the 7th in New York
+    offset = (start - BASE).total_seconds()
+    events = [wire("e1", offset), wire("e2", offset + 86_400, type_="ui.click")]
+    ingest(acme, events)
+    query = query_for(
+        acme,
+        [[PAGE_VIEW], [CLICK]],
+        date_from=start,
+        date_to=start + timedelta(hours=1),
+        window=timedelta(days=1),
+        exclusions=exclusions,
+    )
+    assert counts(assert_matches_reference(acme, events, query)) == [1, 1]
