@@ -6,6 +6,15 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+# What an operator's environment or input can raise past a command's own checks: shown as one
+# line (operations.md: "Errors exit non-zero with one clear line"), unless --traceback.
+_ENVIRONMENT_ERRORS = (DatabaseError, OSError, UnicodeError)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 class OpsCommand(BaseCommand):
@@ -20,13 +29,21 @@ class OpsCommand(BaseCommand):
         self.as_json = bool(options.get("json"))
         self.emitted = False
         try:
-            return super().execute(*args, **options)
+            try:
+                return super().execute(*args, **options)
+            except KeyboardInterrupt:
+                raise CommandError("interrupted (what was committed stays)", returncode=130)
+            except _ENVIRONMENT_ERRORS as exc:
+                if options.get("traceback"):
+                    raise
+                raise CommandError(f"{type(exc).__name__}: {exc}") from exc
         except CommandError as exc:
+            message = _one_line(str(exc))
             if self.as_json and not self.emitted:
                 self.stdout.write(
-                    json.dumps({"error": {"code": "command_error", "message": str(exc)}})
+                    json.dumps({"error": {"code": "command_error", "message": message}})
                 )
-            raise
+            raise CommandError(message, returncode=exc.returncode) from exc
 
     def emit(self, summary: str, payload: dict[str, Any]) -> None:
         """Print `summary` for people, or `payload` as one JSON object with --json."""

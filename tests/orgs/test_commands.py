@@ -126,3 +126,33 @@ def test_json_errors_use_the_error_envelope(db, capsys):
         call_command("create_project", "--org", "nope", "--name", "x", "--json")
     payload = json.loads(capsys.readouterr().out)
     assert payload["error"]["code"] == "command_error"
+
+
+def test_a_database_failure_is_one_line_and_a_json_error(db, capsys, monkeypatch):
+    from django.db import OperationalError
+
+    from orgs.management.commands import create_org
+
+    def refused(**_kwargs):
+        raise OperationalError('connection refused\n\tIs the server running on "db"?')
+
+    monkeypatch.setattr(create_org, "organization_create", refused)
+    with pytest.raises(CommandError) as raised:
+        call_command("create_org", "--slug", "ops", "--name", "Ops", "--json")
+    message = 'OperationalError: connection refused Is the server running on "db"?'
+    assert str(raised.value) == message
+    assert json.loads(capsys.readouterr().out) == {
+        "error": {"code": "command_error", "message": message}
+    }
+
+
+def test_an_interrupted_command_exits_130(db, monkeypatch):
+    from orgs.management.commands import create_org
+
+    def interrupted(**_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(create_org, "organization_create", interrupted)
+    with pytest.raises(CommandError) as raised:
+        call_command("create_org", "--slug", "ops", "--name", "Ops")
+    assert raised.value.returncode == 130

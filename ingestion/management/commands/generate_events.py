@@ -100,7 +100,7 @@ class Command(OpsCommand):
                 )
         except IngestProcessError as exc:
             raise CommandError(
-                f"{exc} (what was committed stays; the same --seed resumes)"
+                f"{exc} (what was committed stays; --seed {seed} resumes)"
             ) from exc
         seconds = time.perf_counter() - started
         events = report.accepted + report.rejected
