@@ -32,7 +32,9 @@ class OpsCommand(BaseCommand):
             try:
                 return super().execute(*args, **options)
             except KeyboardInterrupt:
-                raise CommandError("interrupted (what was committed stays)", returncode=130)
+                raise CommandError(
+                    "interrupted (what was committed stays)", returncode=130
+                ) from None
             except _ENVIRONMENT_ERRORS as exc:
                 if options.get("traceback"):
                     raise

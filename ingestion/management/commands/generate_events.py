@@ -99,9 +99,7 @@ class Command(OpsCommand):
                     on_progress=progress.update,
                 )
         except IngestProcessError as exc:
-            raise CommandError(
-                f"{exc} (what was committed stays; --seed {seed} resumes)"
-            ) from exc
+            raise CommandError(f"{exc} (what was committed stays; --seed {seed} resumes)") from exc
         seconds = time.perf_counter() - started
         events = report.accepted + report.rejected
         rate = events / seconds if seconds else 0.0
