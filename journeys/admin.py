@@ -28,7 +28,7 @@ class JourneyAdmin(TenantAdmin):
             return self.readonly_fields
         return ["project", "key", *self.readonly_fields]
 
-    @admin.action(description="Re-match sessions and refresh metrics")
+    @admin.action(description="Re-match sessions and refresh metrics", permissions=["change"])
     def refresh(self, request, queryset):
         projects = {(journey.org_id, journey.project_id) for journey in queryset}
         for org_id, project_id in projects:

@@ -111,7 +111,7 @@ class ApiKeyAdmin(TenantAdmin):
         obj = request._issued_key.api_key
         return super().log_addition(request, obj, message)
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_keys(self, request, queryset):
         revoked = sum(services.api_key_revoke(api_key=key) for key in queryset)
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)

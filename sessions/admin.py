@@ -77,9 +77,6 @@ class SessionAdmin(TenantAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_view_permission(self, request, obj=None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
         session = self.get_object(request, object_id)
         extra_context = dict(extra_context or {})

@@ -211,8 +211,31 @@ def test_staff_without_membership_may_switch_but_only_with_permissions(
     assert [r.getMessage() for r in caplog.records if r.name == "productgraph.audit"] == [
         f"admin org switch user=clerk from_org=None to_org={globex.org.pk}"
     ]
-    for url in ["/admin/orgs/project/", f"/admin/orgs/project/{globex.project.pk}/change/"]:
+    for url in [
+        "/admin/orgs/project/",
+        f"/admin/orgs/project/{globex.project.pk}/change/",
+        "/admin/product_sessions/session/",  # sessions and their events: view permission too
+        "/admin/product_sessions/session/1/change/",
+    ]:
         assert client.get(url).status_code == 403, url
+
+
+def test_staff_who_may_only_view_cannot_run_the_actions_that_write(client, acme):
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_apikey", "view_journey"])
+    )
+    client.force_login(viewer)
+    switch(client, acme.org.pk)
+    for url, action in [
+        ("/admin/orgs/apikey/", "revoke_keys"),
+        ("/admin/journeys/journey/", "refresh"),
+    ]:
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert f'value="{action}"' not in page.content.decode(), url
 
 
 def test_an_inactive_staff_member_cannot_switch_or_read(client, acme):
