@@ -82,6 +82,21 @@ def table_breaches(cursor, table: str, row: tuple) -> list[str]:
     return breaches
 
 
+# SECURITY DEFINER functions of the public schema whose search_path does not end with
+# pg_temp: the caller's temporary schema would be searched first, and a temporary object
+# could stand in for a table the function reads as its owner.
+_DEFINERS_WITHOUT_PG_TEMP_LAST = """
+SELECT p.oid::regprocedure::text
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public' AND p.prosecdef
+  AND NOT EXISTS (
+    SELECT 1 FROM unnest(p.proconfig) AS setting
+    WHERE setting LIKE 'search_path=%%' AND replace(setting, ' ', '') LIKE '%%,pg_temp'
+  )
+ORDER BY 1
+"""
+
+
 def rls_breaches(cursor) -> list[str]:
     """Return every breach of the RLS invariants visible in the catalog (empty: all hold)."""
     breaches: list[str] = []
@@ -114,6 +129,13 @@ def rls_breaches(cursor) -> list[str]:
                 breaches.append(
                     f"runtime role {RUNTIME_ROLE} may TRUNCATE {relname} (bypasses RLS)"
                 )
+
+    cursor.execute(_DEFINERS_WITHOUT_PG_TEMP_LAST)
+    for (function,) in cursor.fetchall():
+        breaches.append(
+            f"SECURITY DEFINER function {function} does not search pg_temp last"
+            " (set search_path = ..., pg_temp)"
+        )
 
     cursor.execute("SELECT current_user")
     current = cursor.fetchone()[0]

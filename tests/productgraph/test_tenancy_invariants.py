@@ -108,3 +108,36 @@ def test_catalog_walk_reports_a_table_that_breaks_invariant_1(committed, ddl, ex
         with owner.cursor() as cursor:
             cursor.execute("DROP TABLE leaky")
         owner.close()
+
+
+def test_a_temporary_view_cannot_stand_in_for_the_keys_table_in_the_key_lookup(acme):
+    """The SECURITY DEFINER lookup runs as the owner: it must never read the caller's objects."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP VIEW orgs_apikey AS SELECT 1::bigint AS id, 1::bigint AS org_id,"
+            " 1::bigint AS project_id, 'ingest'::varchar AS kind, 'x'::varchar AS key_hash,"
+            " now() AS last_used_at, NULL::timestamptz AS revoked_at, 'pwned'::varchar AS prefix"
+        )
+        cursor.execute("SELECT count(*) FROM productgraph_api_key_lookup('pwned')")
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("DROP VIEW pg_temp.orgs_apikey")
+
+
+def test_catalog_walk_reports_a_definer_function_that_searches_pg_temp_first(committed):
+    owner = connections["owner"]
+    with owner.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION leaky_definer() RETURNS int LANGUAGE sql SECURITY DEFINER"
+            " SET search_path = pg_catalog, public AS 'SELECT 1'"
+        )
+    try:
+        with connection.cursor() as cursor:
+            breaches = rls_breaches(cursor)
+        assert breaches == [
+            "SECURITY DEFINER function leaky_definer() does not search pg_temp last"
+            " (set search_path = ..., pg_temp)"
+        ]
+    finally:
+        with owner.cursor() as cursor:
+            cursor.execute("DROP FUNCTION leaky_definer()")
+        owner.close()
