@@ -174,7 +174,9 @@ class GraphQLView(GrapheneGraphQLView):
                 "Log in at /login/ to use GraphiQL; "
                 "API clients POST JSON with a project secret key.",
             )
-        if not self.can_display_graphiql(request, {}):
+        # The body counts too: graphene's dispatch reads `raw` from it, and a GET whose body
+        # says raw would be executed there, past `_execute`'s authentication.
+        if not self.can_display_graphiql(request, self.parse_body(request)):
             raise RequestRefused(
                 405, ErrorCode.METHOD_NOT_ALLOWED, "POST the query as JSON: {query, variables}."
             )

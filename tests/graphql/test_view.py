@@ -121,6 +121,14 @@ def test_graphiql_is_served_to_logged_in_browsers_only(client, acme):
     assert b"graphiql" in page.content.lower()
     raw = client.get("/graphql", {"query": PROJECTS, "raw": "1"}, HTTP_ACCEPT="text/html")
     assert raw.status_code == 405, "GET never executes a query"
+    raw_in_body = client.generic(
+        "GET",
+        "/graphql",
+        data=json.dumps({"raw": 1, "query": PROJECTS}),
+        content_type="application/json",
+        HTTP_ACCEPT="text/html",
+    )
+    assert raw_in_body.status_code == 405, "nor with `raw` in its body"
 
 
 def test_other_methods_are_405(client, acme):
