@@ -7,6 +7,8 @@ context the switcher set); the querysets also filter by that org explicitly.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import IntegrityError
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from orgs import services
@@ -67,6 +69,19 @@ class ProjectAdmin(TenantAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["public_id"] if obj else []
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A public id is unique across orgs, and RLS hides the other orgs' rows from the
+        # form's uniqueness check: the INSERT is what finds it taken.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError:
+            self.message_user(
+                request,
+                "That public id or slug is already taken; choose another.",
+                level=messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(ApiKey)

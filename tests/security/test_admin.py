@@ -247,3 +247,25 @@ def test_an_inactive_staff_member_cannot_switch_or_read(client, acme):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert SESSION_KEY not in client.session
     assert "/admin/login/" in client.get("/admin/orgs/project/")["Location"]
+
+
+def test_adding_a_project_with_another_orgs_public_id_is_an_error_message_not_a_500(
+    staff_client, acme, globex
+):
+    switch(staff_client, acme.org.pk)
+    response = staff_client.post(
+        "/admin/orgs/project/add/",
+        {
+            "name": "Copy",
+            "slug": "copy",
+            "public_id": globex.project.public_id,
+            "allowed_origins": "[]",
+            "rate_limit_per_second": "100",
+            "session_timeout_minutes": "30",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "already taken" in response.content.decode()
+    with org_context(globex.org.pk):
+        assert Project.objects.get(public_id=globex.project.public_id).org_id == globex.org.pk
