@@ -72,19 +72,20 @@ def projects_selected(
     Commands only (it walks every org). Raises LookupError, after the walk, when a named org
     or project matched nothing.
     """
+    # An empty name names nothing (an unset shell variable must not widen to every org).
     found_org = found_project = False
     for org in all_orgs():
-        if org_slug and org.slug != org_slug:
+        if org_slug is not None and org.slug != org_slug:
             continue
         found_org = True
         for project in project_list(org_id=org.pk):
-            if public_id and project.public_id != public_id:
+            if public_id is not None and project.public_id != public_id:
                 continue
             found_project = True
             yield org, project
-    if org_slug and not found_org:
+    if org_slug is not None and not found_org:
         raise LookupError(f"no organization with slug {org_slug!r}")
-    if public_id and not found_project:
+    if public_id is not None and not found_project:
         raise LookupError(f"no project {public_id!r} in the selected org(s)")
 
 

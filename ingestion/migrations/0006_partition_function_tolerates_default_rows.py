@@ -4,8 +4,8 @@
 partition already holds rows of that month (a month's partition dropped by an operator, then
 late events of that month arriving through a process that still believed it existed),
 CREATE TABLE ... PARTITION OF fails with check_violation, and every later write of that
-month failed with it (a 500). Now the month stays in the default partition, the safety net;
-`ensure_partitions` and an operator can move it later. Otherwise the function is 0002's:
+month failed with it (a 500). Now the month stays in the default partition, the safety net
+(`ensure_partitions` lists it there and moves nothing; an operator can, as the owner). Otherwise the function is 0002's:
 the new one is 0002's text with that one handler added.
 """
 

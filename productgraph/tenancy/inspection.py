@@ -7,10 +7,12 @@ import re
 from productgraph.tenancy.policies import POLICY_NAME
 from productgraph.tenancy.roles import RUNTIME_ROLE
 
-# What PostgreSQL prints back for the policy expression, whitespace and casts aside.
+# What PostgreSQL prints back for the policy expression, whitespace and casts aside: the
+# whole expression (matched in full: `... OR true` around it is not the org policy).
 _ORG_COMPARISON = re.compile(
-    r"org_id\s*=\s*\(?\s*NULLIF\s*\(\s*current_setting\s*\(\s*'app\.current_org_id'"
-    r"(::text)?\s*,\s*true\s*\)\s*,\s*''(::text)?\s*\)\s*\)?::bigint",
+    r"\s*\(?\s*org_id\s*=\s*\(?\s*NULLIF\s*\(\s*current_setting\s*\(\s*"
+    r"'app\.current_org_id'(::text)?\s*,\s*true\s*\)\s*,\s*''(::text)?\s*\)\s*\)?::bigint"
+    r"\s*\)?\s*",
     re.IGNORECASE,
 )
 
@@ -64,9 +66,9 @@ def table_breaches(cursor, table: str, row: tuple) -> list[str]:
         applies = _policy_applies_to_runtime(roles)
         is_org_policy = bool(
             qual
-            and _ORG_COMPARISON.search(qual)
+            and _ORG_COMPARISON.fullmatch(qual)
             and with_check
-            and _ORG_COMPARISON.search(with_check)
+            and _ORG_COMPARISON.fullmatch(with_check)
         )
         if name == POLICY_NAME and cmd == "ALL" and applies and is_org_policy:
             found = True

@@ -96,6 +96,10 @@ def test_seed_demo_prints_the_same_keys_each_time(db, capsys, settings, tmp_path
     assert first["ingest_key"] == again["ingest_key"]
     assert "X-PG-API-Key: " + first["ingest_key"] in first["curl"]
     assert (tmp_path / "demo_keys.json").stat().st_mode & 0o777 == 0o600
+    for damaged in ("{not json", '["a list"]', '{"ingest": 42}'):  # new keys, no traceback
+        (tmp_path / "demo_keys.json").write_text(damaged)
+        fresh = run_json(capsys, "seed_demo")
+        assert fresh["project"] == "proj_demo" and fresh["ingest_key"].startswith("pk_")
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,15 @@ def test_check_rls_command_exits_zero(db, capsys):
             "CREATE POLICY everyone ON leaky FOR SELECT USING (true)",
             "permissive policy everyone",
         ),
+        (
+            "CREATE TABLE leaky (id int, org_id bigint NOT NULL);"
+            "ALTER TABLE leaky ENABLE ROW LEVEL SECURITY;"
+            "ALTER TABLE leaky FORCE ROW LEVEL SECURITY;"
+            "CREATE POLICY org_isolation ON leaky USING (org_id = NULLIF("
+            "current_setting('app.current_org_id', true), '')::bigint OR true) WITH CHECK "
+            "(org_id = NULLIF(current_setting('app.current_org_id', true), '')::bigint)",
+            "permissive policy org_isolation",  # the comparison inside, but not the whole
+        ),
     ],
 )
 def test_catalog_walk_reports_a_table_that_breaks_invariant_1(committed, ddl, expected):

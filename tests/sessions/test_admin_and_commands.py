@@ -49,7 +49,12 @@ def test_aggregate_sessions_since_and_errors(client, acme, capsys):
     assert json.loads(capsys.readouterr().out)["sessions"] == 0
     with pytest.raises(CommandError):
         call_command("aggregate_sessions", "--org", "nope")
-    for since in ("yesterday", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00+00:00"):
+    # An empty value (an unset shell variable) names nothing: it never widens to every org.
+    with pytest.raises(CommandError, match="no organization with slug ''"):
+        call_command("aggregate_sessions", "--org", "")
+    with pytest.raises(CommandError, match="no project ''"):
+        call_command("refresh_journeys", "--project", "")
+    for since in ("", "yesterday", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00+00:00"):
         with pytest.raises(CommandError, match="ISO 8601"):
             call_command("aggregate_sessions", "--since", since)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from orgs.authentication import authenticate_key
-from orgs.services import api_key_issue, organization_create, project_create
+from orgs.services import OrgsError, api_key_issue, organization_create, project_create
 from productgraph.api.errors import CodedAPIException
 from productgraph.management.base import OpsCommand
 
@@ -21,8 +22,8 @@ DEMO_SLUG = "demo"
 DEMO_PUBLIC_ID = "proj_demo"
 
 
-def _still_valid(key: str | None) -> bool:
-    if not key:
+def _still_valid(key: object) -> bool:
+    if not isinstance(key, str) or not key:
         return False
     try:
         with transaction.atomic():
@@ -40,10 +41,20 @@ class Command(OpsCommand):
 
     def handle(self, *args, **options):
         path = settings.PRODUCTGRAPH_DATA_DIR / "demo_keys.json"
-        stored = json.loads(path.read_text()) if path.exists() else {}
-        with transaction.atomic():
-            org, _ = organization_create(slug=DEMO_SLUG, name="Demo")
-            project, _ = project_create(org=org, name="Demo", slug="demo", public_id=DEMO_PUBLIC_ID)
+        try:
+            stored = json.loads(path.read_text()) if path.exists() else {}
+        except ValueError:  # damaged: new keys are issued and the file rewritten
+            stored = {}
+        if not isinstance(stored, dict):
+            stored = {}
+        try:
+            with transaction.atomic():
+                org, _ = organization_create(slug=DEMO_SLUG, name="Demo")
+                project, _ = project_create(
+                    org=org, name="Demo", slug="demo", public_id=DEMO_PUBLIC_ID
+                )
+        except OrgsError as exc:
+            raise CommandError(f"cannot create the demo project: {exc}") from exc
         demo_keys = {}
         for kind in ("ingest", "secret"):
             key = stored.get(kind)

@@ -27,7 +27,7 @@ class Command(OpsCommand):
 
     def handle(self, *args, **options):
         since: datetime | None = None
-        if options["since"]:
+        if options["since"] is not None:
             try:
                 since = parse_datetime(options["since"])
             except ValueError:  # well formed, but no such date (month 13, hour 25)
