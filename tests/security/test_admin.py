@@ -13,7 +13,7 @@ import logging
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 
 from journeys.models import Journey
@@ -269,3 +269,21 @@ def test_adding_a_project_with_another_orgs_public_id_is_an_error_message_not_a_
     assert "already taken" in response.content.decode()
     with org_context(globex.org.pk):
         assert Project.objects.get(public_id=globex.project.public_id).org_id == globex.org.pk
+
+
+def test_deleting_a_user_who_is_a_member_of_another_org_too_deletes_every_membership(
+    staff_client, acme, globex
+):
+    both = get_user_model().objects.create_user("both", password="pw")
+    for tenant in (acme, globex):
+        with transaction.atomic(), org_context(tenant.org.pk):
+            Membership.objects.create(org=tenant.org, user=both, role="viewer")
+    switch(staff_client, acme.org.pk)  # globex's membership is invisible from here
+    with connection.cursor() as cursor:  # the test never commits: check the keys at once
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    response = staff_client.post(f"/admin/auth/user/{both.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content[:300]
+    assert not get_user_model().objects.filter(pk=both.pk).exists()
+    for tenant in (acme, globex):
+        with transaction.atomic(), org_context(tenant.org.pk):
+            assert not Membership.objects.filter(user_id=both.pk).exists()
