@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
@@ -23,6 +24,19 @@ class OpsCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        if parser.called_from_command_line:  # call_command keeps Django's CommandError
+
+            def one_line_error(message: str) -> NoReturn:
+                # argparse prints its usage, then the error: one line instead (exit 2 still).
+                line = _one_line(f"{message} (see {prog_name} {subcommand} --help)")
+                if "--json" in sys.argv[2:]:
+                    self.stdout.write(
+                        json.dumps({"error": {"code": "command_error", "message": line}})
+                    )
+                self.stderr.write(f"CommandError: {line}")
+                sys.exit(2)
+
+            parser.error = one_line_error  # type: ignore[method-assign]
         return parser
 
     def execute(self, *args, **options):

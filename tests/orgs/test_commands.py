@@ -160,3 +160,23 @@ def test_an_interrupted_command_exits_130(db, monkeypatch):
     with pytest.raises(CommandError) as raised:
         call_command("create_org", "--slug", "ops", "--name", "Ops")
     assert raised.value.returncode == 130
+
+
+def test_a_usage_error_is_one_line_and_exits_2():
+    import subprocess
+    import sys
+
+    from config.env import BASE_DIR
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "create_org", "--slug", "x", "--json"],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    message = "the following arguments are required: --name (see manage.py create_org --help)"
+    assert done.stderr.strip().splitlines()[-1] == f"CommandError: {message}"
+    assert "usage:" not in done.stderr
+    assert json.loads(done.stdout) == {"error": {"code": "command_error", "message": message}}
