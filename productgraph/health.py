@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from django.conf import settings
 from django.db import connection
@@ -10,9 +12,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+logger = logging.getLogger(__name__)
 
-def _failure(exc: Exception) -> str:
-    return f"error: {type(exc).__name__}: {str(exc).strip()[:200]}"
+
+def _failure(check: str, exc: Exception) -> str:
+    """The check's answer for anyone who asks (the exception's class); the message is logged.
+
+    /ready needs no credentials, and a driver's message names hosts, ports and roles.
+    """
+    logger.warning("readiness: %s check failed: %s: %s", check, type(exc).__name__, exc)
+    return f"error: {type(exc).__name__}"
 
 
 def check_database() -> str:
@@ -23,7 +32,7 @@ def check_database() -> str:
             cursor.fetchone()
     except Exception as exc:
         connection.close()
-        return _failure(exc)
+        return _failure("database", exc)
     return "ok"
 
 
@@ -35,7 +44,7 @@ def check_redis() -> str:
         )
         client.ping()
     except Exception as exc:
-        return _failure(exc)
+        return _failure("redis", exc)
     return "ok"
 
 
