@@ -45,12 +45,25 @@ WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
 """
 
 
-def _policy_applies_to_runtime(roles: list[str]) -> bool:
-    return "public" in roles or RUNTIME_ROLE in roles
+# The roles whose policies bind the runtime role: itself, every role it is a member of
+# (directly or not), and PUBLIC.
+_RUNTIME_ROLES = """
+SELECT r.rolname FROM pg_roles r JOIN pg_roles me ON me.rolname = %s
+WHERE pg_has_role(me.oid, r.oid, 'MEMBER')
+"""
 
 
-def table_breaches(cursor, table: str, row: tuple) -> list[str]:
+def _runtime_roles(cursor) -> set[str]:
+    cursor.execute(_RUNTIME_ROLES, [RUNTIME_ROLE])
+    return {"public", *(name for (name,) in cursor.fetchall())}
+
+
+def table_breaches(
+    cursor, table: str, row: tuple, runtime_roles: set[str] | None = None
+) -> list[str]:
     """Return the breaches of invariant 1 for one table with an `org_id` column."""
+    if runtime_roles is None:
+        runtime_roles = _runtime_roles(cursor)
     _oid, _name, _kind, enabled, forced, notnull, _owner = row
     breaches = []
     if not enabled:
@@ -63,7 +76,7 @@ def table_breaches(cursor, table: str, row: tuple) -> list[str]:
     policies = cursor.fetchall()
     found = False
     for name, permissive, roles, cmd, qual, with_check in policies:
-        applies = _policy_applies_to_runtime(roles)
+        applies = bool(set(roles) & runtime_roles)
         is_org_policy = bool(
             qual
             and _ORG_COMPARISON.fullmatch(qual)
@@ -106,8 +119,9 @@ def rls_breaches(cursor) -> list[str]:
     tables = cursor.fetchall()
     if not tables:
         breaches.append("no table has an org_id column: are the migrations applied?")
+    runtime_roles = _runtime_roles(cursor)
     for row in tables:
-        breaches.extend(table_breaches(cursor, row[1], row))
+        breaches.extend(table_breaches(cursor, row[1], row, runtime_roles))
 
     cursor.execute(_ROLE, [RUNTIME_ROLE])
     role = cursor.fetchone()

@@ -150,3 +150,39 @@ def test_catalog_walk_reports_a_definer_function_that_searches_pg_temp_first(com
         with owner.cursor() as cursor:
             cursor.execute("DROP FUNCTION leaky_definer()")
         owner.close()
+
+
+def test_catalog_walk_reports_a_permissive_policy_of_a_group_the_runtime_role_is_in(committed):
+    from django.conf import settings
+
+    admin_url = settings.DATABASE_URLS.admin
+    if admin_url is None:
+        pytest.skip("creating a role needs the admin URL")
+    import psycopg
+
+    with psycopg.connect(admin_url, dbname="postgres", autocommit=True) as admin:
+        admin.execute("CREATE ROLE productgraph_test_group NOLOGIN")
+        admin.execute("GRANT productgraph_test_group TO productgraph_app")
+    owner = connections["owner"]
+    try:
+        with owner.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE leaky (id int, org_id bigint NOT NULL);"
+                "ALTER TABLE leaky ENABLE ROW LEVEL SECURITY;"
+                "ALTER TABLE leaky FORCE ROW LEVEL SECURITY;"
+                "CREATE POLICY org_isolation ON leaky USING (org_id = NULLIF("
+                "current_setting('app.current_org_id', true), '')::bigint) WITH CHECK (org_id = "
+                "NULLIF(current_setting('app.current_org_id', true), '')::bigint);"
+                "CREATE POLICY helpdesk ON leaky FOR SELECT TO productgraph_test_group USING (true)"
+            )
+        with connection.cursor() as cursor:
+            breaches = rls_breaches(cursor)
+        assert any(
+            b.startswith("leaky:") and "permissive policy helpdesk" in b for b in breaches
+        ), breaches
+    finally:
+        with owner.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS leaky")
+        owner.close()
+        with psycopg.connect(admin_url, dbname="postgres", autocommit=True) as admin:
+            admin.execute("DROP ROLE productgraph_test_group")
