@@ -19,6 +19,7 @@ from ingestion.validation import Project
 from orgs.authentication import ApiKeyAuthentication
 from orgs.selectors import project_get_cached
 from productgraph.api.errors import error_body
+from productgraph.api.negotiation import JSONOnlyNegotiation
 from productgraph.metrics import ingest_observed
 
 MAX_USER_AGENT = 512
@@ -32,6 +33,7 @@ def _error(exc: body.BodyError) -> Response:
 class EventsView(APIView):
     """Accept a batch of events; store each valid one exactly once."""
 
+    content_negotiation_class = JSONOnlyNegotiation
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes: list = []  # the body is read, size-checked and decoded here
@@ -79,15 +81,23 @@ class EventsView(APIView):
             body.check_length(length)
             raw = body.read_limited(request._request)
             encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-            if encoding == "gzip":
-                raw = body.gunzip_limited(raw)
-            elif encoding not in ("", "identity"):
+            if encoding not in ("", "identity", "gzip"):
                 raise body.BodyError(
                     415,
                     IngestionErrorCode.UNSUPPORTED_MEDIA_TYPE,
                     "Content-Encoding must be gzip or absent.",
                 )
+            corrupt: body.BodyError | None = None
+            if encoding == "gzip":
+                try:
+                    raw = body.gunzip_limited(raw)
+                except body.BodyError as exc:
+                    if exc.status != 400:  # too large once decompressed: 413 comes first
+                        raise
+                    corrupt = exc  # not gzip: a 400, which a wrong content type outranks
             body.check_content_type(meta.get("CONTENT_TYPE", ""))
+            if corrupt is not None:
+                raise corrupt
             events = body.decode_batch(raw)
         except body.BodyError as exc:
             return _error(exc)

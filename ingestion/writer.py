@@ -6,6 +6,14 @@ at commit) and moved with one statement: new event ids go into `ingestion_eventk
 `ON CONFLICT DO NOTHING`, and only the rows whose key was new go into `ingestion_event`.
 Keys are inserted in event_id order, so concurrent retries of overlapping batches lock in
 the same order and cannot deadlock; the second waits for the first and sees a duplicate.
+
+A batch of `PLAIN_INSERT_MIN_ROWS` events or more first tries the common case, every event
+new: a plain insert of the keys and of all the rows, under a savepoint. A key that is
+already stored (or committed meanwhile by a concurrent retry, which the insert waits for)
+raises a unique violation; the savepoint is rolled back and the batch takes the
+deduplicating statement above. Measured on 1,000-event batches: ~2 us less PostgreSQL CPU
+per event (no speculative insertion, no join); the savepoint's two round trips cost more
+than that saves on small batches.
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from psycopg import errors
 
 from ingestion.ddl import COPY_COLUMNS
+from ingestion.models import EventKey
 
 _COLUMNS = ", ".join(COPY_COLUMNS)
 # Column names come from the catalog, never from input: no injection vector.
@@ -38,6 +48,18 @@ SELECT {", ".join("s." + column for column in COPY_COLUMNS)}
 FROM ingestion_staging s JOIN fresh USING (event_id)
 RETURNING session_id
 """
+
+_INSERT_ALL_NEW = f"""
+WITH keys AS (
+    INSERT INTO ingestion_eventkey (org_id, project_id, event_id, timestamp)
+    SELECT org_id, project_id, event_id, timestamp FROM ingestion_staging ORDER BY event_id
+)
+INSERT INTO ingestion_event ({_COLUMNS})
+SELECT {_COLUMNS} FROM ingestion_staging
+RETURNING session_id
+"""
+PLAIN_INSERT_MIN_ROWS = 100
+(_KEY_CONSTRAINT,) = (constraint.name for constraint in EventKey._meta.constraints)
 
 # Months whose partition this process has seen committed.
 _known_partitions: set[date] = set()
@@ -64,6 +86,27 @@ def _ensure_partitions(cursor, months: set[date]) -> None:
         transaction.on_commit(lambda: _known_partitions.update(missing))
 
 
+def _is_stored_key(exc: IntegrityError) -> bool:
+    cause = exc.__cause__
+    return (
+        isinstance(cause, errors.UniqueViolation) and cause.diag.constraint_name == _KEY_CONSTRAINT
+    )
+
+
+def _move(cursor, *, plain: bool) -> list[tuple[Any, ...]]:
+    """Move the staged rows; return a row (session_id) per event stored."""
+    if plain:
+        try:
+            with transaction.atomic():  # a savepoint: a stored key undoes this attempt only
+                cursor.execute(_INSERT_ALL_NEW)
+                return cursor.fetchall()
+        except IntegrityError as exc:
+            if not _is_stored_key(exc):
+                raise
+    cursor.execute(_MOVE)
+    return cursor.fetchall()
+
+
 def events_write(*, rows: Sequence[tuple[Any, ...]], timestamps: Sequence[datetime]) -> WriteResult:
     """Store rows (in `COPY_COLUMNS` order) in the current org's transaction, deduplicated."""
     if not rows:
@@ -79,8 +122,7 @@ def events_write(*, rows: Sequence[tuple[Any, ...]], timestamps: Sequence[dateti
         with cursor.cursor.copy(f"COPY ingestion_staging ({_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(_MOVE)
-        returned = cursor.fetchall()
+        returned = _move(cursor, plain=len(rows) >= PLAIN_INSERT_MIN_ROWS)
         _staging_dirty.add(raw)  # emptied by ON COMMIT DELETE ROWS
         transaction.on_commit(lambda: _staging_dirty.discard(raw))
     return WriteResult(inserted=len(returned), sessions=frozenset(row[0] for row in returned))

@@ -43,9 +43,9 @@ class ApiKeyPrincipal:
 
 def presented_key(request) -> str | None:
     """Return the key a request presents, or None when it presents none."""
-    header = request.META.get("HTTP_X_PG_API_KEY")
-    if header:
-        return header.strip()
+    header = request.META.get("HTTP_X_PG_API_KEY", "").strip()
+    if header:  # a blank header presents nothing: the Authorization header may
+        return header
     authorization = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():

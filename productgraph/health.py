@@ -12,6 +12,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from productgraph.api.negotiation import JSONOnlyNegotiation
+
 logger = logging.getLogger(__name__)
 
 
@@ -65,6 +67,7 @@ _READY = {
 class HealthView(APIView):
     """Answer 200 while the process runs; touch no dependency."""
 
+    content_negotiation_class = JSONOnlyNegotiation
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -76,6 +79,7 @@ class HealthView(APIView):
 class ReadyView(APIView):
     """Answer 200 when PostgreSQL and Redis answer, else 503 naming the failing check."""
 
+    content_negotiation_class = JSONOnlyNegotiation
     authentication_classes: list = []
     permission_classes = [AllowAny]
 

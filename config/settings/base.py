@@ -190,6 +190,9 @@ CORS_ALLOW_CREDENTIALS = True
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["Content-Type", "Content-Encoding", "X-PG-API-Key", "Authorization"]
 CORS_PREFLIGHT_MAX_AGE = 86400
+# A browser SDK must read when to retry (429, 503) and the id to quote in a support request;
+# neither header is CORS-safelisted.
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = broker_url(REDIS_URL)
@@ -229,6 +232,8 @@ PROMETHEUS_MULTIPROC_DIR = ENV.prometheus_multiproc_dir
 DJANGO_GUID = {
     "GUID_HEADER_NAME": "X-Request-ID",
     "RETURN_HEADER": True,
+    # CORS_EXPOSE_HEADERS exposes it with Retry-After; django-guid would overwrite that list.
+    "EXPOSE_HEADER": False,
     "VALIDATE_GUID": False,
     "IGNORE_URLS": ["health"],
 }

@@ -32,6 +32,26 @@ def test_the_seed_curl_is_accepted_and_stored_field_for_field(client, acme):
     assert row.project_id == acme.project.pk and row.org_id == acme.org.pk
 
 
+@pytest.mark.parametrize(
+    ("accept", "query"), [("text/plain", ""), ("application/xml", ""), ("*/*", "?format=xml")]
+)
+def test_the_answer_is_json_whatever_the_client_accepts(client, acme, accept, query):
+    response = client.post(
+        "/v1/events" + query,
+        data=json.dumps({"events": [event()]}),
+        content_type="application/json",
+        HTTP_ACCEPT=accept,
+        HTTP_X_PG_API_KEY=acme.ingest_key,
+    )
+    assert response.status_code == 202, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["accepted"] == 1
+    bad = client.post(
+        "/v1/events" + query, data=b"{", content_type="application/json", HTTP_ACCEPT=accept
+    )
+    assert (bad.status_code, bad.json()["error"]["code"]) == (401, "missing_api_key")
+
+
 def test_secret_key_and_bearer_header_are_accepted(client, acme):
     response = client.post(
         "/v1/events",
@@ -98,16 +118,27 @@ def test_gzip_body_is_accepted(client, acme):
     assert response.json()["accepted"] == 1
 
 
-def test_corrupt_gzip_is_400(client, acme):
-    response = client.post(
-        "/v1/events",
-        data=b"\x1f\x8bnot gzip at all",
-        content_type="application/json",
-        HTTP_CONTENT_ENCODING="gzip",
-        HTTP_X_PG_API_KEY=acme.ingest_key,
-    )
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_json"
+@pytest.mark.parametrize(
+    ("content_type", "status", "code"),
+    [
+        ("application/json", 400, "invalid_json"),
+        # api.md's order: a wrong content type (415) before a body that is not JSON (400)
+        ("application/xml", 415, "unsupported_media_type"),
+    ],
+)
+def test_corrupt_gzip_is_400_unless_the_content_type_is_wrong(
+    client, acme, content_type, status, code
+):
+    for corrupt in (b"\x1f\x8bnot gzip at all", gzip.compress(b'{"events": []}')[:-6], b"abc"):
+        response = client.post(
+            "/v1/events",
+            data=corrupt,
+            content_type=content_type,
+            HTTP_CONTENT_ENCODING="gzip",
+            HTTP_X_PG_API_KEY=acme.ingest_key,
+        )
+        assert response.status_code == status, corrupt
+        assert response.json()["error"]["code"] == code
 
 
 @pytest.mark.parametrize("content_type", ["application/xml", "multipart/form-data", ""])
@@ -329,6 +360,15 @@ class TestCors:
         )
         assert response["Access-Control-Allow-Origin"] == "https://a.example"
         assert response["Access-Control-Allow-Credentials"] == "true"
+
+    def test_a_browser_may_read_retry_after_and_the_request_id(self, client, acme):
+        response = post(
+            client, acme.ingest_key, {"events": [event()]}, HTTP_ORIGIN="https://a.example"
+        )
+        exposed = {
+            name.strip().lower() for name in response["Access-Control-Expose-Headers"].split(",")
+        }
+        assert exposed == {"retry-after", "x-request-id"}
 
     def test_project_origin_list_is_enforced(self, client, acme):
         with transaction.atomic(), org_context(acme.org.pk):

@@ -1,12 +1,15 @@
-"""Exactly once under concurrent retries of the same batch (committed data, real threads)."""
+"""Exactly once: concurrent retries of the same batch (committed data, real threads), and the
+plain insert that large batches try first (ingestion.writer)."""
 
 from __future__ import annotations
 
 import threading
 
-from django.db import connections
+from django.db import connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from ingestion import writer
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import event, post, stored
 
@@ -38,3 +41,43 @@ def test_concurrent_retries_of_one_batch_store_each_event_once(committed):
     assert sum(result["accepted"] - result["duplicates"] for result in results) == 200
     rows = stored(acme.org.pk)
     assert sorted(row.event_id for row in rows) == [f"e{i:03}" for i in range(200)]
+
+
+def _big_batch(start: int = 0, count: int = writer.PLAIN_INSERT_MIN_ROWS) -> dict:
+    return {"events": [event(event_id=f"b{i:04}") for i in range(start, start + count)]}
+
+
+def _moves(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        "plain" if query["sql"] == writer._INSERT_ALL_NEW else "deduplicating"
+        for query in queries.captured_queries
+        if query["sql"] in (writer._INSERT_ALL_NEW, writer._MOVE)
+    ]
+
+
+def test_a_large_new_batch_is_stored_by_the_plain_insert(client, acme):
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, acme.ingest_key, _big_batch())
+    assert response.json()["duplicates"] == 0
+    assert _moves(queries) == ["plain"]
+    assert len(stored(acme.org.pk)) == writer.PLAIN_INSERT_MIN_ROWS
+
+
+def test_a_small_batch_goes_straight_to_the_deduplicating_insert(client, acme):
+    with CaptureQueriesContext(connection) as queries:
+        post(client, acme.ingest_key, _big_batch(count=writer.PLAIN_INSERT_MIN_ROWS - 1))
+    assert _moves(queries) == ["deduplicating"]
+
+
+def test_a_large_batch_with_stored_events_falls_back_and_counts_them(client, acme):
+    size = writer.PLAIN_INSERT_MIN_ROWS
+    post(client, acme.ingest_key, _big_batch(0, 10))  # ten of the next batch, already stored
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, acme.ingest_key, _big_batch(0, size))
+    assert response.json() == {"accepted": size, "duplicates": 10, "rejected": 0, "errors": []}
+    assert _moves(queries) == ["plain", "deduplicating"]
+    rows = stored(acme.org.pk)
+    assert sorted(row.event_id for row in rows) == [f"b{i:04}" for i in range(size)]
+    retry = post(client, acme.ingest_key, _big_batch(0, size))
+    assert retry.json()["duplicates"] == size
+    assert len(stored(acme.org.pk)) == size

@@ -48,3 +48,15 @@ def test_every_response_carries_a_request_id(client, db):
     generated = client.get("/ready")["X-Request-ID"]
     assert len(generated) >= 16
     assert client.get("/ready", HTTP_X_REQUEST_ID="trace-123")["X-Request-ID"] == "trace-123"
+
+
+@pytest.mark.parametrize(
+    "ask", [{"HTTP_ACCEPT": "text/plain"}, {"HTTP_ACCEPT": "application/xml"}, {"QUERY": "xml"}]
+)
+def test_health_answers_json_whatever_the_client_asks_for(client, db, ask):
+    query = f"?format={ask['QUERY']}" if "QUERY" in ask else ""
+    headers = {key: value for key, value in ask.items() if key != "QUERY"}
+    for path in ("/health", "/ready"):
+        response = client.get(path + query, **headers)
+        assert response.status_code == 200, (path, response.content)
+        assert response["Content-Type"].startswith("application/json")

@@ -82,6 +82,20 @@ def test_a_bad_x_pg_api_key_is_not_rescued_by_a_good_bearer(client, acme):
     assert graph.status_code == 401 and error_codes(graph.json()) == ["invalid_api_key"]
 
 
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_x_pg_api_key_presents_nothing_so_the_bearer_key_counts(client, acme, blank):
+    rest = post(
+        client,
+        None,
+        {"events": [event()]},
+        HTTP_X_PG_API_KEY=blank,
+        HTTP_AUTHORIZATION=f"Bearer {acme.ingest_key}",
+    )
+    assert rest.status_code == 202, rest.content
+    alone = post(client, None, {"events": [event()]}, HTTP_X_PG_API_KEY=blank)
+    assert (alone.status_code, alone.json()["error"]["code"]) == (401, "missing_api_key")
+
+
 def test_a_revoked_secret_key_is_refused_by_graphql_at_once(client, acme):
     assert gql(client, PROJECTS, key=acme.secret_key).status_code == 200
     call_command("revoke_api_key", "--prefix", keys.prefix_of(acme.secret_key))
