@@ -8,6 +8,7 @@ from typing import IO, Any
 import msgspec
 
 from ingestion.errors import IngestionErrorCode
+from ingestion.validation import UnrepresentableEvent
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_EVENTS = 1000
@@ -89,10 +90,35 @@ def check_content_type(content_type: str) -> None:
         )
 
 
+def _decode_event_by_event(raw: bytes) -> Any:
+    """Decode the body again, each event on its own: an event holding a number out of
+    range (`1e400`, a 5,000-digit integer) becomes an `UnrepresentableEvent`, that event's
+    error (events.md: one event's problem is never a whole-batch 400). Anything else the
+    body holds (not an object, `events` not a list) is left for `decode_batch`'s checks."""
+    try:
+        body = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+    except msgspec.ValidationError:
+        return None  # not an object
+    try:
+        listed = msgspec.json.decode(body.get("events", b"null"), type=list[msgspec.Raw])
+    except msgspec.ValidationError:
+        return {}  # no list of events
+    events: list[Any] = []
+    for event in listed:
+        try:
+            events.append(msgspec.json.decode(event))
+        except msgspec.ValidationError as exc:
+            events.append(UnrepresentableEvent(str(exc).split(" - at ")[0]))
+    return {"events": events}
+
+
 def decode_batch(raw: bytes) -> list[Any]:
     """Decode `{"events": [...]}`; return the events list or raise a 400."""
     try:
-        body = msgspec.json.decode(raw)
+        try:
+            body = msgspec.json.decode(raw)
+        except msgspec.ValidationError:  # well-formed, but a number is out of range
+            body = _decode_event_by_event(raw)
     except msgspec.DecodeError as exc:
         raise BodyError(
             400, IngestionErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc}"

@@ -60,6 +60,13 @@ class EventError:
 
 
 @dataclass(frozen=True)
+class UnrepresentableEvent:
+    """An event of well-formed JSON holding a number out of range (`1e400`): its error."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Project:
     """What validation needs to know of the key's project."""
 
@@ -282,6 +289,10 @@ def validate_event(
     index: int, raw: Any, *, project: Project, received_at: datetime
 ) -> tuple[ValidEvent | None, list[EventError]]:
     """Validate one event; return it ready to store, or every problem it has."""
+    if isinstance(raw, UnrepresentableEvent):
+        return None, [
+            EventError(index, None, f"the event holds a number out of range ({raw.reason.lower()})")
+        ]
     if not isinstance(raw, dict):
         return None, [
             EventError(index, None, f"an event must be a JSON object, not {_json_type(raw)}")

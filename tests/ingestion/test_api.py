@@ -251,6 +251,39 @@ def test_empty_batch_is_202(client, acme):
     assert response.json() == {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": []}
 
 
+def test_a_number_out_of_range_is_that_events_error_not_the_batchs(client, acme):
+    good = json.dumps(event(event_id="good")).encode()
+    lcp = json.dumps(event(event_id="lcp")).encode()[:-1] + b', "performance.lcp_ms": 1e400}'
+    digits = json.dumps(event(event_id="big")).encode()[:-1] + b', "metadata": {"n": 1'
+    digits += b"0" * 5000 + b"}}"
+    body = b'{"pad": -1e999, "events": [' + b", ".join([lcp, good, digits]) + b"]}"
+    response = post(client, acme.ingest_key, body)
+    assert response.status_code == 202, response.content
+    result = response.json()
+    assert (result["accepted"], result["rejected"]) == (1, 2)
+    assert [(error["index"], error["field"]) for error in result["errors"]] == [
+        (0, None),
+        (2, None),
+    ]
+    assert all("out of range" in error["message"] for error in result["errors"])
+    assert [row.event_id for row in stored(acme.org.pk)] == ["good"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[1e400]", "invalid_body"),
+        (b'{"events": 1e400}', "invalid_body"),
+        (b"{1e400", "invalid_json"),
+    ],
+)
+def test_a_number_out_of_range_outside_the_events_keeps_the_whole_request_errors(
+    client, acme, body, code
+):
+    response = post(client, acme.ingest_key, body)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, code)
+
+
 def test_other_top_level_keys_are_ignored(client, acme):
     payload = {"events": [event()], "sent_at": "2026-01-15T10:30:01Z", "sdk": {"v": 1}}
     assert post(client, acme.ingest_key, payload).status_code == 202
