@@ -241,9 +241,6 @@ def measure(dataset: Dataset) -> dict[str, Any]:
     )
     _analyze()
     rows = _rows(dataset)
-    say("journeys.refresh_org (beat)")
-    beat = refresh_org(dataset)
-    say(f"  {beat['seconds']:.2f} s ({beat['pending_rows']:,} pending rows re-matched)")
     refreshes = []
     for run in ("first", "warm"):
         if run == "first":
@@ -251,6 +248,11 @@ def measure(dataset: Dataset) -> dict[str, Any]:
         say(f"journeys_refresh_project ({run})")
         refreshes.append({"run": run, **refresh_project(dataset)})
         say(f"  {refreshes[-1]['seconds']:.1f} s, {refreshes[-1]['rows_written']:,} rows")
+    # After a full refresh, as in a live project: beat re-matches every session only after
+    # a journey was saved since the last refresh (the dataset's journeys are new).
+    say("journeys.refresh_org (beat)")
+    beat = refresh_org(dataset)
+    say(f"  {beat['seconds']:.2f} s ({beat['pending_rows']:,} pending rows re-matched)")
     metrics = refresh_project(dataset, rematch=False)
     say(f"metrics alone: {metrics['seconds']:.2f} s")
     return {

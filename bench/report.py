@@ -867,11 +867,12 @@ _METHOD = """\
    transaction, as `aggregate_sessions` does (each fold also matches the two journeys; the
    folds' clock is the data's end, so the sessions still active then are pending):
    **events folded/s** is every loaded event over the wall time, listing the sessions
-   included. Then beat's `journeys.refresh_org` (the pending sessions re-matched, every
-   journey's metrics recomputed), and `journeys_refresh_project` — what `refresh_journeys`
-   runs: every session re-matched, 500 at a time, then the metrics — twice, first on new
-   connections, then warm; the target (≤ 30 s) holds when both runs do. Last, the metrics
-   alone. Each step also gives the CPU seconds of the bench process and of its PostgreSQL
+   included. Then `journeys_refresh_project` — what `refresh_journeys` runs: every
+   session re-matched, 500 at a time, then the metrics — twice, first on new connections,
+   then warm; the target (≤ 30 s) holds when both runs do. Then beat's
+   `journeys.refresh_org` (after that refresh no journey was saved since, so: the pending
+   sessions re-matched, every journey's metrics recomputed). Last, the metrics alone.
+   Each step also gives the CPU seconds of the bench process and of its PostgreSQL
    backend: what the step cost, whatever else ran on the machine. A kept database has its
    session and journey rows truncated first.
 

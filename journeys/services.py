@@ -204,8 +204,20 @@ def journey_metrics_refresh(*, journey: Journey, now: datetime | None = None) ->
     return metrics
 
 
+def journey_needs_rematch(journey: Journey) -> bool:
+    """Was the journey saved (created, its definition changed) after its last refresh?
+
+    Its rows were matched under an older definition, or never: beat's refresh re-matches
+    every session of its project. A refresh stamps `metrics_refreshed_at` with the time it
+    started, so a save during a refresh is seen by the next one.
+    """
+    refreshed = journey.metrics_refreshed_at
+    return refreshed is None or journey.updated_at > refreshed
+
+
 def journeys_refresh_project(*, org_id: int, project_id: int, rematch: bool = True) -> int:
     """Re-match every session of a project that any journey could concern; refresh metrics."""
+    started = timezone.now()
     written = 0
     if rematch:
         session_ids = list(
@@ -218,5 +230,5 @@ def journeys_refresh_project(*, org_id: int, project_id: int, rematch: bool = Tr
                 org_id=org_id, project_id=project_id, session_ids=session_ids[start : start + 500]
             )
     for journey in Journey.objects.filter(org_id=org_id, project_id=project_id):
-        journey_metrics_refresh(journey=journey)
+        journey_metrics_refresh(journey=journey, now=started)
     return written

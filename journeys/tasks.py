@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
 
 from journeys.models import Journey, SessionJourney
-from journeys.services import journey_metrics_refresh, journeys_match_sessions
+from journeys.services import (
+    journey_metrics_refresh,
+    journey_needs_rematch,
+    journeys_match_sessions,
+    journeys_refresh_project,
+)
 from orgs.selectors import project_list
 from productgraph.tenancy.context import org_context
 
@@ -18,10 +24,20 @@ from productgraph.tenancy.context import org_context
     max_retries=5,
 )
 def refresh_org(org_id: int) -> int:
-    """Re-match the org's pending sessions (a safety net for the idle close); refresh metrics."""
+    """Re-match the org's pending sessions (a safety net for the idle close); refresh metrics.
+
+    A project with a journey saved since its last refresh (new, or its definition changed)
+    has every session re-matched instead, so its rows and metrics describe the definition
+    it has now.
+    """
     rematched = 0
     with transaction.atomic(), org_context(org_id):
         for project in project_list(org_id=org_id):
+            journeys = list(Journey.objects.filter(org_id=org_id, project=project))
+            if any(journey_needs_rematch(journey) for journey in journeys):
+                rematched += journeys_refresh_project(org_id=org_id, project_id=project.pk)
+                continue
+            started = timezone.now()
             pending = list(
                 SessionJourney.objects.filter(
                     org_id=org_id, project=project, status=SessionJourney.Status.PENDING
@@ -33,6 +49,6 @@ def refresh_org(org_id: int) -> int:
                 rematched += journeys_match_sessions(
                     org_id=org_id, project_id=project.pk, session_ids=pending[start : start + 500]
                 )
-            for journey in Journey.objects.filter(org_id=org_id, project=project):
-                journey_metrics_refresh(journey=journey)
+            for journey in journeys:
+                journey_metrics_refresh(journey=journey, now=started)
     return rematched

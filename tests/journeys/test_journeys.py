@@ -113,6 +113,46 @@ def test_beat_refreshes_every_5_minutes_the_pending_rows_and_the_metrics(client,
     assert journey.metrics["by_status"]["pending"] == 1
 
 
+def test_beat_rematches_every_session_after_a_journey_is_created_or_changed(client, acme):
+    visit(client, acme, "converts", "/cart", "/pay")
+    visit(client, acme, "bounces", "/cart", "/home")
+    call_command("aggregate_sessions")
+    journey = make_journey(acme)  # after the sessions: nothing matched them yet
+    assert rows(acme) == {}
+    assert refresh_org.run(acme.org.pk) == 2  # every session, at the next beat
+    assert {sid: r.status for sid, r in rows(acme).items()} == {
+        "converts": "converted",
+        "bounces": "bounced",
+    }
+    assert refresh_org.run(acme.org.pk) == 0  # unchanged since: the pending rows only
+    home = {
+        "id": "home",
+        "name": "Home",
+        "match": [{"field": "page.path", "op": "eq", "value": "/home"}],
+    }
+    with transaction.atomic(), org_context(acme.org.pk):
+        journey_save(
+            project=acme.project,
+            key="checkout",
+            name="Checkout",
+            steps=[STEPS[0], home],
+            journey=journey,
+        )
+    refresh_org.run(acme.org.pk)
+    after = rows(acme)
+    assert {sid: r.status for sid, r in after.items()} == {
+        "converts": "bounced",
+        "bounces": "converted",
+    }
+    assert after["bounces"].last_step_id == "home"
+    with transaction.atomic(), org_context(acme.org.pk):
+        metrics = Journey.objects.get(pk=journey.pk).metrics
+    assert [(step["id"], step["reached"]) for step in metrics["steps"]] == [
+        ("cart", 2),
+        ("home", 1),
+    ]
+
+
 def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):
     make_journey(acme)
     visit(client, globex, "g", "/cart", "/pay")
