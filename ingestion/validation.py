@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 
@@ -31,6 +31,7 @@ from ingestion.catalog import (
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z")
 # Timestamps before this are typos or zero values, not analytics events.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_FUTURE = timedelta(seconds=MAX_FUTURE_SECONDS)
 _encode = msgspec.json.Encoder().encode
 # A NUL character in encoded JSON: `\u0000` after an even number of backslashes (`\\u0000`
 # is a backslash then the text "u0000", which is fine).
@@ -151,12 +152,14 @@ def parse_timestamp(value: Any, received_at: datetime) -> tuple[datetime | None,
     if not _RFC3339.match(value):
         return None, "must be RFC 3339 with an offset, e.g. 2026-01-15T10:30:00Z"
     try:
-        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(UTC)
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        if parsed.tzinfo is not UTC:  # `+00:00` parses to UTC itself; others are converted
+            parsed = parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         return None, "is not a valid date and time"
     if parsed < EARLIEST:
         return None, "must not be before 1970-01-01T00:00:00Z"
-    if parsed > received_at + timedelta(seconds=MAX_FUTURE_SECONDS):
+    if parsed > received_at + _MAX_FUTURE:
         return None, "must not be more than 24 hours after the server's receive time"
     return parsed, None
 
@@ -170,11 +173,13 @@ _CHECKS = {
 }
 
 
-@dataclass(frozen=True)
-class ValidEvent:
-    """A valid event: its catalog values in `FIELDS` order and its free attributes."""
+class ValidEvent(NamedTuple):
+    """A valid event: its catalog values in `FIELDS` order and its free attributes.
 
-    index: int
+    A named tuple, not a frozen dataclass: built once per event, 0.6 against 1.3 us.
+    """
+
+    position: int  # in the batch (`index` would hide tuple.index)
     values: tuple[Any, ...]
     attributes: str | None
     event_id: str
@@ -229,7 +234,7 @@ def _quick_values(raw: dict[str, Any], received_at: datetime) -> list[Any] | Non
     """The values to store when the event is certainly valid, else None (not sure).
 
     Only for events whose serialization has no NUL and no lone surrogate. Measured on
-    generated 1,000-event batches: validation 25-30 -> 8-10 us per event. The exact
+    generated 1,000-event batches: validation 25-30 -> ~6 us per event. The exact
     checks stay the only source of error messages: anything not sure goes through them.
     """
     try:
@@ -311,8 +316,8 @@ def validate_event(
     quick = _quick_values(raw, received_at) if clean else None
     if quick is not None:
         values = quick
-        extra_keys = raw.keys() - _RESERVED
-        extra = {key: raw[key] for key in raw if key in extra_keys} if extra_keys else {}
+        # Most events have no extra keys: a superset test allocates nothing (0.8 -> 0.3 us).
+        extra = {} if _RESERVED.issuperset(raw) else {k: raw[k] for k in raw if k not in _RESERVED}
     else:
         values, extra = _exact_values(index, raw, received_at, errors)
     for key in PROJECT_KEYS:
@@ -340,7 +345,7 @@ def validate_event(
         return None, errors
     return (
         ValidEvent(
-            index=index,
+            position=index,
             values=tuple(values),
             attributes=attributes,
             event_id=values[_EVENT_ID],
