@@ -23,6 +23,18 @@ SERVER_COLUMNS: tuple[str, ...] = (
     "user_agent",
 )
 COPY_COLUMNS: tuple[str, ...] = CATALOG_COLUMNS + SERVER_COLUMNS
+# Their SQL types, in that order: the write path's binary COPY sends each value in its
+# type's binary format (a test checks them against the table).
+_SERVER_TYPES = {
+    "org_id": "bigint",
+    "project_id": "bigint",
+    "attributes": "jsonb",
+    "received_at": "timestamptz",
+    "user_agent": "text",
+}
+COPY_TYPES: tuple[str, ...] = tuple(SQL_TYPES[field.kind] for field in FIELDS) + tuple(
+    _SERVER_TYPES[column] for column in SERVER_COLUMNS
+)
 
 
 def column_definitions() -> list[str]:

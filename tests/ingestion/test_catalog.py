@@ -8,7 +8,7 @@ from django.db import connection
 
 from ingestion import reference
 from ingestion.catalog import FIELDS
-from ingestion.ddl import COPY_COLUMNS, SERVER_COLUMNS, SQL_TYPES
+from ingestion.ddl import COPY_COLUMNS, COPY_TYPES, SERVER_COLUMNS, SQL_TYPES
 from ingestion.models import Event
 from ingestion.openapi import EVENT_SCHEMA
 
@@ -33,6 +33,22 @@ def test_live_table_has_exactly_the_catalog_and_server_columns(db):
         assert kind == _PG_TYPES[SQL_TYPES[field.kind]], field.key
         assert (nullable == "NO") == field.required, field.key
     assert set(live) == {"id", *COPY_COLUMNS}
+
+
+def test_the_binary_copy_sends_each_column_in_the_tables_own_type(db):
+    # The write path's binary COPY declares COPY_TYPES; a wrong one is refused or misread.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = 'ingestion_event'::regclass AND attnum > 0 AND NOT attisdropped"
+        )
+        live = dict(cursor.fetchall())
+    canonical = {"timestamptz": "timestamp with time zone"}
+    declared = {
+        column: canonical.get(kind, kind)
+        for column, kind in zip(COPY_COLUMNS, COPY_TYPES, strict=True)
+    }
+    assert declared == {column: live[column] for column in COPY_COLUMNS}
 
 
 def test_model_fields_come_from_the_catalog():
