@@ -3,9 +3,10 @@
 The rows are the ones the write path would COPY for the load generator's batches: the same
 events (bench.events), validated by the app's own validator, laid out in
 `ingestion.ddl.COPY_COLUMNS` with the server-set columns, each with its own event id. They
-go through psycopg's `Copy.write_row`, as in `ingestion.writer`, into `bench_copy`: a plain
-(unpartitioned) table made `LIKE ingestion_event INCLUDING ALL` — same columns, defaults
-and indexes, no RLS, no staging table, no deduplication, no HTTP, no Python per request.
+go through `ingestion.writer.copy_rows` (binary COPY), as in the write path, into
+`bench_copy`: a plain (unpartitioned) table made `LIKE ingestion_event INCLUDING ALL` —
+same columns, defaults and indexes, no RLS, no staging table, no deduplication, no HTTP,
+no Python per request.
 
 Two figures: one COPY of every row in one transaction, the best of `repeats` runs (the
 ceiling the ratio uses: the most this server took while the machine was least disturbed),
@@ -26,6 +27,7 @@ from bench.server import cpu_seconds_between, postgres_cpu
 from ingestion.ddl import COPY_COLUMNS
 from ingestion.services import events_validate
 from ingestion.validation import Project
+from ingestion.writer import copy_rows
 
 TABLE = "bench_copy"
 _EVENT_ID = COPY_COLUMNS.index("event_id")
@@ -64,12 +66,10 @@ def ceiling_rows(
 
 
 def _copy(cursor: psycopg.Cursor, rows: list[tuple[Any, ...]]) -> None:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COPY_COLUMNS))
     )
-    with cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+    copy_rows(cursor, statement, rows)
 
 
 def measure(

@@ -843,9 +843,10 @@ _METHOD = """\
 5. **Memory.** Each worker's RSS, sampled twice a second; `BENCH_SOAK=300 make bench` adds a
    five-minute closed-loop soak and compares each worker's first and last minute.
 6. **Ceiling.** In the same run, as the owner role: the same rows (the same events, through
-   the app's validator, laid out in `COPY_COLUMNS`) COPYed with psycopg's `write_row` into
-   `bench_copy`, a plain table `LIKE ingestion_event INCLUDING ALL` (same columns, defaults
-   and indexes; no partitions, no RLS, no staging, no deduplication), in one transaction,
+   the app's validator, laid out in `COPY_COLUMNS`) COPYed in the binary format by the
+   write path's own `copy_rows` into `bench_copy`, a plain table
+   `LIKE ingestion_event INCLUDING ALL` (same columns, defaults and indexes; no
+   partitions, no RLS, no staging, no deduplication), in one transaction,
    best of three runs. The ratio is the end-to-end events/s with 1,000-event batches over
    that figure.
 7. **Funnels** (`python -m bench.funnel`, after the steps above). A database of its own,

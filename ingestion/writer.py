@@ -19,7 +19,7 @@ than that saves on small batches.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -77,6 +77,16 @@ class _SerializedJsonbDumper(Dumper):
 
     def dump(self, obj: str) -> bytes:
         return b"\x01" + obj.encode()
+
+
+def copy_rows(cursor: Any, statement: Any, rows: Iterable[Sequence[Any]]) -> None:
+    """Send rows in `COPY_COLUMNS` order through a binary `COPY ... FROM STDIN` (psycopg
+    cursor), each column in its type's binary format. The bench's ceiling uses it too."""
+    cursor.adapters.register_dumper(None, _SerializedJsonbDumper)  # this cursor only
+    with cursor.copy(statement) as copy:
+        copy.set_types(COPY_TYPES)
+        for row in rows:
+            copy.write_row(row)
 
 
 # Months whose partition this process has seen committed.
@@ -137,12 +147,7 @@ def events_write(*, rows: Sequence[tuple[Any, ...]], timestamps: Sequence[dateti
             transaction.on_commit(lambda: _staging_ready.add(raw))
         if raw in _staging_dirty:  # rows of an earlier write in this transaction (imports)
             cursor.execute("DELETE FROM ingestion_staging")
-        raw_cursor = cursor.cursor
-        raw_cursor.adapters.register_dumper(None, _SerializedJsonbDumper)  # this cursor only
-        with raw_cursor.copy(_COPY) as copy:
-            copy.set_types(COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(cursor.cursor, _COPY, rows)
         returned = _move(cursor, plain=len(rows) >= PLAIN_INSERT_MIN_ROWS)
         _staging_dirty.add(raw)  # emptied by ON COMMIT DELETE ROWS
         transaction.on_commit(lambda: _staging_dirty.discard(raw))
