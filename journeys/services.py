@@ -205,19 +205,23 @@ def journey_metrics_refresh(*, journey: Journey, now: datetime | None = None) ->
 
 
 def journey_needs_rematch(journey: Journey) -> bool:
-    """Was the journey saved (created, its definition changed) after its last refresh?
+    """Was the journey created or saved since its project's sessions were last re-matched?
 
     Its rows were matched under an older definition, or never: beat's refresh re-matches
-    every session of its project. A refresh stamps `metrics_refreshed_at` with the time it
-    started, so a save during a refresh is seen by the next one.
+    every session of its project.
     """
-    refreshed = journey.metrics_refreshed_at
-    return refreshed is None or journey.updated_at > refreshed
+    return journey.matched_version != journey.definition_version
 
 
 def journeys_refresh_project(*, org_id: int, project_id: int, rematch: bool = True) -> int:
     """Re-match every session of a project that any journey could concern; refresh metrics."""
-    started = timezone.now()
+    # The versions as they are before the re-match: a save committed meanwhile leaves its
+    # journey unequal, for the next refresh.
+    versions = dict(
+        Journey.objects.filter(org_id=org_id, project_id=project_id).values_list(
+            "pk", "definition_version"
+        )
+    )
     written = 0
     if rematch:
         session_ids = list(
@@ -230,5 +234,9 @@ def journeys_refresh_project(*, org_id: int, project_id: int, rematch: bool = Tr
                 org_id=org_id, project_id=project_id, session_ids=session_ids[start : start + 500]
             )
     for journey in Journey.objects.filter(org_id=org_id, project_id=project_id):
-        journey_metrics_refresh(journey=journey, now=started)
+        journey_metrics_refresh(journey=journey)
+        if rematch and journey.pk in versions:
+            Journey.objects.filter(org_id=org_id, pk=journey.pk).update(
+                matched_version=versions[journey.pk]
+            )
     return written

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
-from django.utils import timezone
 
 from journeys.models import Journey, SessionJourney
 from journeys.services import (
@@ -37,7 +36,6 @@ def refresh_org(org_id: int) -> int:
             if any(journey_needs_rematch(journey) for journey in journeys):
                 rematched += journeys_refresh_project(org_id=org_id, project_id=project.pk)
                 continue
-            started = timezone.now()
             pending = list(
                 SessionJourney.objects.filter(
                     org_id=org_id, project=project, status=SessionJourney.Status.PENDING
@@ -50,5 +48,5 @@ def refresh_org(org_id: int) -> int:
                     org_id=org_id, project_id=project.pk, session_ids=pending[start : start + 500]
                 )
             for journey in journeys:
-                journey_metrics_refresh(journey=journey, now=started)
+                journey_metrics_refresh(journey=journey)
     return rematched

@@ -153,6 +153,42 @@ def test_beat_rematches_every_session_after_a_journey_is_created_or_changed(clie
     ]
 
 
+def test_a_save_committed_while_a_refresh_runs_is_rematched_by_the_next_one(
+    client, acme, monkeypatch
+):
+    visit(client, acme, "converts", "/cart", "/pay")
+    call_command("aggregate_sessions")
+    journey = make_journey(acme)
+    from journeys import services
+
+    match = services.journeys_match_sessions
+
+    def match_then_save(**kwargs):
+        written = match(**kwargs)
+        with org_context(acme.org.pk):  # an admin saves a new definition meanwhile
+            Journey.objects.get(pk=journey.pk).save()
+        return written
+
+    monkeypatch.setattr(services, "journeys_match_sessions", match_then_save)
+    refresh_org.run(acme.org.pk)
+    monkeypatch.undo()
+    assert refresh_org.run(acme.org.pk) == 1, "the save made during the refresh is re-matched"
+    assert refresh_org.run(acme.org.pk) == 0
+
+
+def test_only_definition_saves_bump_the_version(acme):
+    journey = make_journey(acme)
+    with transaction.atomic(), org_context(acme.org.pk):
+        assert journey.definition_version == 1
+        journey.save(update_fields=["metrics", "metrics_refreshed_at"])
+        assert Journey.objects.get(pk=journey.pk).definition_version == 1
+        journey.name = "Renamed"
+        journey.save(update_fields=["name"])
+        journey.save()
+        assert journey.definition_version == 3
+        assert Journey.objects.get(pk=journey.pk).definition_version == 3
+
+
 def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):
     make_journey(acme)
     visit(client, globex, "g", "/cart", "/pay")
