@@ -107,8 +107,8 @@ def _decode_event_by_event(raw: bytes) -> Any:
     for event in listed:
         try:
             events.append(msgspec.json.decode(event))
-        except msgspec.ValidationError as exc:
-            events.append(UnrepresentableEvent(str(exc).split(" - at ")[0]))
+        except msgspec.ValidationError:
+            events.append(UnrepresentableEvent())
     return {"events": events}
 
 

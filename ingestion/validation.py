@@ -64,7 +64,10 @@ class EventError:
 class UnrepresentableEvent:
     """An event of well-formed JSON holding a number out of range (`1e400`): its error."""
 
-    reason: str
+
+OUT_OF_RANGE = (
+    "the event holds a number out of range (beyond a 64-bit float, or an integer too long)"
+)
 
 
 @dataclass(frozen=True)
@@ -295,9 +298,7 @@ def validate_event(
 ) -> tuple[ValidEvent | None, list[EventError]]:
     """Validate one event; return it ready to store, or every problem it has."""
     if isinstance(raw, UnrepresentableEvent):
-        return None, [
-            EventError(index, None, f"the event holds a number out of range ({raw.reason.lower()})")
-        ]
+        return None, [EventError(index, None, OUT_OF_RANGE)]
     if not isinstance(raw, dict):
         return None, [
             EventError(index, None, f"an event must be a JSON object, not {_json_type(raw)}")

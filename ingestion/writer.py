@@ -50,11 +50,14 @@ FROM ingestion_staging s JOIN fresh USING (event_id)
 RETURNING session_id
 """
 
+# Two statements, keys first: in one statement an unreferenced data-modifying CTE runs after
+# the main insert, so a retried batch would write (and roll back) every row before its key
+# conflicted.
+_INSERT_ALL_KEYS = """
+INSERT INTO ingestion_eventkey (org_id, project_id, event_id, timestamp)
+SELECT org_id, project_id, event_id, timestamp FROM ingestion_staging ORDER BY event_id
+"""
 _INSERT_ALL_NEW = f"""
-WITH keys AS (
-    INSERT INTO ingestion_eventkey (org_id, project_id, event_id, timestamp)
-    SELECT org_id, project_id, event_id, timestamp FROM ingestion_staging ORDER BY event_id
-)
 INSERT INTO ingestion_event ({_COLUMNS})
 SELECT {_COLUMNS} FROM ingestion_staging
 RETURNING session_id
@@ -126,6 +129,7 @@ def _move(cursor, *, plain: bool) -> list[tuple[Any, ...]]:
     if plain:
         try:
             with transaction.atomic():  # a savepoint: a stored key undoes this attempt only
+                cursor.execute(_INSERT_ALL_KEYS)
                 cursor.execute(_INSERT_ALL_NEW)
                 return cursor.fetchall()
         except IntegrityError as exc:

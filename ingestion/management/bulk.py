@@ -25,6 +25,7 @@ from django.utils import timezone
 from ingestion.body import MAX_EVENTS
 from ingestion.services import IngestResult, events_ingest
 from ingestion.validation import Project as ValidationProject
+from ingestion.validation import UnrepresentableEvent
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
 
@@ -311,6 +312,8 @@ def ndjson_chunks(stream: IO[bytes], *, lines_per_chunk: int = MAX_EVENTS) -> It
                 continue
             try:
                 event = decode(line)
+            except msgspec.ValidationError:  # a number out of range: the API's event error
+                event = UnrepresentableEvent()
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
                 errors.append({"line": number, "field": None, "message": f"invalid JSON: {exc}"})
                 continue

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from ingestion import ratelimit
+from ingestion.validation import OUT_OF_RANGE
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
 from tests.ingestion.helpers import event, post, stored
@@ -265,7 +266,7 @@ def test_a_number_out_of_range_is_that_events_error_not_the_batchs(client, acme)
         (0, None),
         (2, None),
     ]
-    assert all("out of range" in error["message"] for error in result["errors"])
+    assert all(error["message"] == OUT_OF_RANGE for error in result["errors"])
     assert [row.event_id for row in stored(acme.org.pk)] == ["good"]
 
 

@@ -26,6 +26,7 @@ from ingestion.management.bulk import (
 from ingestion.models import Event, EventKey
 from ingestion.partitions import partition_months
 from ingestion.tasks import ensure_partitions_task
+from ingestion.validation import OUT_OF_RANGE
 from orgs.models import Organization
 from productgraph.tenancy.context import org_context
 from tests.conftest import Tenant, make_tenant
@@ -186,6 +187,16 @@ def test_import_events_accepts_good_lines_and_reports_bad_ones_by_line(acme, tmp
     assert errors[5]["message"] == "an event must be a JSON object, not an array"
     assert errors[6]["field"] == "project_id"
     assert counts(acme) == (2, 2)
+
+
+def test_import_events_reports_a_number_out_of_range_as_the_api_does(acme, tmp_path, capsys):
+    path = tmp_path / "range.ndjson"
+    good = json.dumps(event(event_id="e1")).encode()
+    huge = json.dumps(event(event_id="e2")).encode()[:-1] + b', "performance.cls": 1e400}'
+    path.write_bytes(huge + b"\n" + good + b"\n")
+    out = run_json(capsys, "import_events", "--project", "proj_acme", str(path))
+    assert (out["accepted"], out["rejected"]) == (1, 1)
+    assert out["errors"] == [{"line": 1, "field": None, "message": OUT_OF_RANGE}]
 
 
 def test_import_events_reports_a_line_that_is_not_utf8_and_goes_on(acme, tmp_path, capsys):
