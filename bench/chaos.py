@@ -714,7 +714,9 @@ def _kill_pool(stack: Any, since: int) -> tuple[list[str], Path]:
     time.sleep(0.2)  # the main process logs what it had running
     received = _received_folds(log_path, since)
     finished = _succeeded(log_path, received)
-    return [task for task in received if task not in finished], log_path
+    # Once each: a task received twice (requeued earlier) was counted twice and its one
+    # success never matched the count (pool-kill FAILed with "4 of 5", 4 distinct ids).
+    return list(dict.fromkeys(task for task in received if task not in finished)), log_path
 
 
 def worker_kill(
