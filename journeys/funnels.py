@@ -675,7 +675,7 @@ class FunnelQuery:
         params += [self.project_id, self.date_from, self.date_to + window]
         where = ["e.project_id = %s", "e.timestamp >= %s", "e.timestamp < %s"]
         if scanned is not None:
-            # Implied by the conditions; lets the (project, event_type, timestamp) index in.
+            # Implied by the conditions; lets the (org, project, event_type, timestamp) index in.
             params.append(sorted(scanned))
             where.append("e.event_type = ANY(%s)")
         if self.unit == "user":
