@@ -712,14 +712,6 @@ def _journeys_lines(journeys: dict[str, Any] | None) -> list[str]:
             "",
             _load_change(fold),
         ],
-        [
-            "beat: `journeys.refresh_org` (pending sessions re-matched, every metric)",
-            f"{beat['seconds']:.2f}",
-            _step_cpu(beat),
-            f"{beat['pending_rows']:,} pending rows, {beat['rows_rematched']:,} re-matched",
-            "",
-            _load_change(beat),
-        ],
         *[
             [
                 f"`journeys_refresh_project`, {run['run']} run (every session re-matched, "
@@ -731,6 +723,15 @@ def _journeys_lines(journeys: dict[str, Any] | None) -> list[str]:
                 _load_change(run),
             ]
             for run in journeys["refresh"]
+        ],
+        [
+            "beat: `journeys.refresh_org`, after them (pending sessions re-matched, "
+            "every metric)",
+            f"{beat['seconds']:.2f}",
+            _step_cpu(beat),
+            f"{beat['pending_rows']:,} pending rows, {beat['rows_rematched']:,} re-matched",
+            "",
+            _load_change(beat),
         ],
         [
             "metrics alone (`journeys_refresh_project(rematch=False)`)",
