@@ -725,8 +725,7 @@ def _journeys_lines(journeys: dict[str, Any] | None) -> list[str]:
             for run in journeys["refresh"]
         ],
         [
-            "beat: `journeys.refresh_org`, after them (pending sessions re-matched, "
-            "every metric)",
+            "beat: `journeys.refresh_org`, after them (pending sessions re-matched, every metric)",
             f"{beat['seconds']:.2f}",
             _step_cpu(beat),
             f"{beat['pending_rows']:,} pending rows, {beat['rows_rematched']:,} re-matched",
