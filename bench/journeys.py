@@ -9,11 +9,12 @@ only. Then, as the runtime role in the tenant's org context (RLS applies):
    with `sessions.services.sessions_fold` in batches of `aggregate_sessions`' size (500), one
    transaction each, as `aggregate_sessions` does; every fold also matches the journeys.
    The clock of the folds is the dataset's end, so the sessions active then are pending.
-2. **Beat's refresh** (`journeys.refresh_org`, called in-process): the pending sessions
-   re-matched, every journey's metrics recomputed.
-3. **Full refresh** (`journeys.services.journeys_refresh_project`, what `refresh_journeys`
+2. **Full refresh** (`journeys.services.journeys_refresh_project`, what `refresh_journeys`
    runs): every session re-matched, then the metrics; target ≤ 30 s. Twice: first on new
-   connections after the other steps, then again (warm). Then the metrics alone.
+   connections after the fold, then again (warm).
+3. **Beat's refresh** (`journeys.refresh_org`, called in-process) after them, when no
+   journey was saved since: the pending sessions re-matched, every journey's metrics
+   recomputed. Then the metrics alone.
 
 A reused database (`BENCH_JOURNEY_REUSE=1`) has its session and journey rows truncated
 first, so every run folds into empty tables. Results go to `.data/bench/journeys.json`.

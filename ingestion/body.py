@@ -103,13 +103,18 @@ def _decode_event_by_event(raw: bytes) -> Any:
         listed = msgspec.json.decode(body.get("events", b"null"), type=list[msgspec.Raw])
     except msgspec.ValidationError:
         return {}  # no list of events
-    events: list[Any] = []
-    for event in listed:
-        try:
-            events.append(msgspec.json.decode(event))
-        except msgspec.ValidationError:
-            events.append(UnrepresentableEvent())
-    return {"events": events}
+    return {"events": [decode_event(event) for event in listed]}
+
+
+def decode_event(raw: bytes | msgspec.Raw) -> Any:
+    """One event's JSON (a line of `import_events`, an event of a batch). Well-formed JSON
+    holding a number out of range is an `UnrepresentableEvent`, that event's error;
+    malformed JSON raises `msgspec.DecodeError` (msgspec reports the range first)."""
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.ValidationError:
+        msgspec.json.decode(raw, type=msgspec.Raw)  # the syntax alone: raises if malformed
+        return UnrepresentableEvent()
 
 
 def decode_batch(raw: bytes) -> list[Any]:

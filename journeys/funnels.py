@@ -841,7 +841,7 @@ FROM (
         there are never more than MAX_BRANCHES.
 
         Each branch scans every candidate row and keeps its half, so the split pays only
-        while the scan is the covering (project, event type, timestamp) index's: PostgreSQL
+        while the scan is the covering (org, project, event type, timestamp) index's: PostgreSQL
         gained little from scanning that index in parallel (0.37 s with two workers, 0.45 s
         alone), so two serial scans cost little more. A funnel with a step or exclusion of
         any event type reads the events by sequential scan, which parallelizes well: split,

@@ -48,13 +48,19 @@ class Journey(TenantModel):
         bumps = self.pk is not None and (
             update_fields is None or not set(update_fields) <= _NOT_DEFINITION
         )
-        if bumps:
-            self.definition_version = models.F("definition_version") + 1
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "definition_version"}
-        super().save(*args, **kwargs)
-        if bumps:
-            self.refresh_from_db(fields=["definition_version"])
+        if not bumps:
+            super().save(*args, **kwargs)
+            return
+        version = self.definition_version
+        self.definition_version = models.F("definition_version") + 1
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "definition_version"}
+        try:
+            super().save(*args, **kwargs)
+        except BaseException:
+            self.definition_version = version  # not an F() left on a failed save
+            raise
+        self.refresh_from_db(fields=["definition_version"])
 
 
 # Fields whose saving leaves the definition as it was (journeys.services writes them).

@@ -22,10 +22,9 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from ingestion.body import MAX_EVENTS
+from ingestion.body import MAX_EVENTS, decode_event
 from ingestion.services import IngestResult, events_ingest
 from ingestion.validation import Project as ValidationProject
-from ingestion.validation import UnrepresentableEvent
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
 
@@ -282,7 +281,6 @@ def ndjson_chunks(stream: IO[bytes], *, lines_per_chunk: int = MAX_EVENTS) -> It
     line (`{"line", "field": None, "message"}`) instead of an event. Anything that is JSON
     but not a valid event is left for validation to report.
     """
-    decode = msgspec.json.decode
     number = 0
     first = True
     while True:
@@ -311,9 +309,7 @@ def ndjson_chunks(stream: IO[bytes], *, lines_per_chunk: int = MAX_EVENTS) -> It
             if not line.strip():
                 continue
             try:
-                event = decode(line)
-            except msgspec.ValidationError:  # a number out of range: the API's event error
-                event = UnrepresentableEvent()
+                event = decode_event(line)
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
                 errors.append({"line": number, "field": None, "message": f"invalid JSON: {exc}"})
                 continue

@@ -193,10 +193,13 @@ def test_import_events_reports_a_number_out_of_range_as_the_api_does(acme, tmp_p
     path = tmp_path / "range.ndjson"
     good = json.dumps(event(event_id="e1")).encode()
     huge = json.dumps(event(event_id="e2")).encode()[:-1] + b', "performance.cls": 1e400}'
-    path.write_bytes(huge + b"\n" + good + b"\n")
+    broken = b'{"event_id": "e3", "n": 1e400, "m": }'  # msgspec names the range first
+    path.write_bytes(huge + b"\n" + good + b"\n" + broken + b"\n")
     out = run_json(capsys, "import_events", "--project", "proj_acme", str(path))
-    assert (out["accepted"], out["rejected"]) == (1, 1)
-    assert out["errors"] == [{"line": 1, "field": None, "message": OUT_OF_RANGE}]
+    assert (out["accepted"], out["rejected"]) == (1, 2)
+    assert out["errors"][0] == {"line": 1, "field": None, "message": OUT_OF_RANGE}
+    assert out["errors"][1]["line"] == 3
+    assert out["errors"][1]["message"].startswith("invalid JSON")
 
 
 def test_import_events_reports_a_line_that_is_not_utf8_and_goes_on(acme, tmp_path, capsys):
