@@ -12,8 +12,8 @@ new: a plain insert of the keys and of all the rows, under a savepoint. A key th
 already stored (or committed meanwhile by a concurrent retry, which the insert waits for)
 raises a unique violation; the savepoint is rolled back and the batch takes the
 deduplicating statement above. Measured on 1,000-event batches: ~2 us less PostgreSQL CPU
-per event (no speculative insertion, no join); the savepoint's two round trips cost more
-than that saves on small batches.
+per event (no speculative insertion, no join); the attempt's three extra round trips
+(savepoint, keys, release) cost more than that saves on small batches.
 """
 
 from __future__ import annotations
