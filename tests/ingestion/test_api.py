@@ -131,12 +131,12 @@ def test_corrupt_gzip_is_400_unless_the_content_type_is_wrong(
     client, acme, content_type, status, code
 ):
     for corrupt in (b"\x1f\x8bnot gzip at all", gzip.compress(b'{"events": []}')[:-6], b"abc"):
-        response = client.post(
-            "/v1/events",
-            data=corrupt,
+        response = post(
+            client,
+            acme.ingest_key,
+            corrupt,
             content_type=content_type,
             HTTP_CONTENT_ENCODING="gzip",
-            HTTP_X_PG_API_KEY=acme.ingest_key,
         )
         assert response.status_code == status, corrupt
         assert response.json()["error"]["code"] == code
