@@ -8,9 +8,12 @@ go through `ingestion.writer.copy_rows` (binary COPY), as in the write path, int
 same columns, defaults and indexes, no RLS, no staging table, no deduplication, no HTTP,
 no Python per request.
 
-Two figures: one COPY of every row in one transaction, the best of `repeats` runs (the
+Three figures: one COPY of every row in one transaction, the best of `repeats` runs (the
 ceiling the ratio uses: the most this server took while the machine was least disturbed),
-and one COPY + COMMIT per 1,000 rows (what the batch size alone costs).
+one COPY + COMMIT per 1,000 rows (what the batch size alone costs), and, with `org_id`, one
+COPY into a copy that first receives every row the events table holds after the load
+(what the same COPY costs against indexes as deep as the ones the load wrote into: the
+empty table's figure is the more generous ceiling).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ingestion.validation import Project
 from ingestion.writer import copy_rows
 
 TABLE = "bench_copy"
+FILLED_TABLE = "bench_copy_filled"
 _EVENT_ID = COPY_COLUMNS.index("event_id")
 _SESSION_ID = COPY_COLUMNS.index("session_id")
 
@@ -65,9 +69,9 @@ def ceiling_rows(
     return rows[:count]
 
 
-def _copy(cursor: psycopg.Cursor, rows: list[tuple[Any, ...]]) -> None:
+def _copy(cursor: psycopg.Cursor, rows: list[tuple[Any, ...]], *, table: str = TABLE) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COPY_COLUMNS))
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, COPY_COLUMNS))
     )
     copy_rows(cursor, statement, rows)
 
@@ -80,6 +84,7 @@ def measure(
     postmaster_pid: int | None = None,
     database: str = "",
     repeats: int = 3,
+    org_id: int | None = None,
 ) -> dict[str, Any]:
     """COPY `rows` into a fresh copy of the events table; return rows/s of both figures.
 
@@ -130,6 +135,7 @@ def measure(
         size = cursor.fetchone()
         cursor.execute(sql.SQL("DROP TABLE {}").format(table))
         connection.commit()
+        filled = None if org_id is None else _into_filled_copy(connection, cursor, rows, org_id)
     return {
         "table": f"{TABLE} (LIKE ingestion_event INCLUDING ALL): unpartitioned, same indexes",
         "rows": len(rows),
@@ -142,8 +148,32 @@ def measure(
             "seconds": round(batched, 3),
         },
         "table_size": size[0] if size else None,
+        "filled": filled,
         "cpu_s": {
             "client": round(client_cpu, 2),
             "postgres": None if server_cpu is None else round(server_cpu, 2),
         },
     }
+
+
+def _into_filled_copy(
+    connection: psycopg.Connection, cursor: psycopg.Cursor, rows: list[tuple[Any, ...]], org_id: int
+) -> dict[str, Any]:
+    """COPY `rows` once into a copy of the events table that holds its rows, in the order
+    they were stored (the owner too is under the forced policy: the org is set)."""
+    table = sql.Identifier(FILLED_TABLE)
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+    cursor.execute(sql.SQL("CREATE TABLE {} (LIKE ingestion_event INCLUDING ALL)").format(table))
+    cursor.execute("SELECT set_config('app.current_org_id', %s, true)", [str(org_id)])
+    cursor.execute(
+        sql.SQL("INSERT INTO {} SELECT * FROM ingestion_event ORDER BY id").format(table)
+    )
+    held = cursor.rowcount
+    connection.commit()
+    started = time.perf_counter()
+    _copy(cursor, rows, table=FILLED_TABLE)
+    connection.commit()
+    elapsed = time.perf_counter() - started
+    cursor.execute(sql.SQL("DROP TABLE {}").format(table))
+    connection.commit()
+    return {"rows_held": held, "rows_per_s": round(len(rows) / elapsed, 1)}

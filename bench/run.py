@@ -480,6 +480,7 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
         batch=1000,
         postmaster_pid=postmaster,
         database=tenant.database,
+        org_id=tenant.org_id,
     )
     del rows
     load_after = [round(value, 2) for value in os.getloadavg()]

@@ -266,6 +266,7 @@ def test_report_checks_the_targets_and_renders_the_page():
             "rows": 1000,
             "rows_per_s": 50_000.0,
             "per_batch": {"batch": 1000, "rows_per_s": 40_000.0},
+            "filled": {"rows_held": 2_000_000, "rows_per_s": 37_500.0},
         },
         "memory": {
             "peak_rss_mb_per_worker": [80.0, 81.0],
@@ -287,6 +288,9 @@ def test_report_checks_the_targets_and_renders_the_page():
     assert "| 1000 per batch | 30,000 | 9,000 | 1.0 s | 12.5 s |" in page
     assert "MISSED" in page
     assert "p99" in report.text(results)
+    assert "holding the events table's 2,000,000 rows: 37,500 rows/s (end-to-end over it: 80%)" in (
+        report.text(results)
+    )
     assert "Folded events/s" in report.text(results)
     assert "consistent." in page
     info = results["sessions"]["consistency"] | {"reflected": 5, "consistent": False}
