@@ -170,6 +170,7 @@ class Ingest:
     ) -> dict[str, Any]:
         """Run the load; return the phase's numbers (with `sessions` when a worker runs)."""
         _analyze(self.tenant)
+        held = _events_held(self.tenant)
         load_average = [round(value, 2) for value in os.getloadavg()]
         if self.watch is not None:
             self.watch.probing(name)
@@ -192,6 +193,7 @@ class Ingest:
         self.windows.append(window)
         phase = _phase(name, summary, self.sampler, self.watch)
         phase["load_average_before"] = load_average
+        phase["events_held_before"] = held
         _say(f"  {report.phase_line(phase)}")
         if self.watch is None:
             return phase
@@ -224,6 +226,16 @@ def _analyze(tenant: database.BenchTenant) -> None:
     """
     with psycopg.connect(tenant.urls.owner, autocommit=True) as connection:
         connection.execute("ANALYZE")
+
+
+def _events_held(tenant: database.BenchTenant) -> int:
+    """How many rows the events table holds (the ceiling's faithful copy gets as many)."""
+    with psycopg.connect(tenant.urls.owner) as connection:  # one transaction: the org is local
+        connection.execute(
+            "SELECT set_config('app.current_org_id', %s, true)", [str(tenant.org_id)]
+        )
+        row = connection.execute("SELECT count(*) FROM ingestion_event").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _consuming(redis_url: str) -> bool:
@@ -481,6 +493,14 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
         postmaster_pid=postmaster,
         database=tenant.database,
         org_id=tenant.org_id,
+        filled_rows=next(
+            (
+                phase["events_held_before"]
+                for phase in phases
+                if phase["batch"] == 1000 and phase["mode"] == "closed"
+            ),
+            None,
+        ),
     )
     del rows
     load_after = [round(value, 2) for value in os.getloadavg()]

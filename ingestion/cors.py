@@ -23,6 +23,7 @@ class ProjectCorsMiddleware(CorsMiddleware):
         response = super().check_preflight(request)
         if response is not None:
             response.status_code = 204
+            del response["Content-Type"]  # no body, so no media type
         return response
 
     def add_response_headers(self, request, response):

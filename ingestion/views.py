@@ -26,6 +26,15 @@ MAX_USER_AGENT = 512
 logger = logging.getLogger(__name__)
 
 
+def _body_stream(request, length: int | None):
+    """Where to read the body from. Django reads nothing without a Content-Length, so a
+    chunked body (a client streaming gzip, say) is read from the server's own input, which
+    gunicorn de-chunks up to the body's end."""
+    if length is None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return request.META["wsgi.input"]
+    return request
+
+
 def _error(exc: body.BodyError) -> Response:
     return Response(error_body(exc.code, exc.message), status=exc.status)
 
@@ -44,6 +53,11 @@ class EventsView(APIView):
         if request.method.lower() not in self.http_method_names:
             raise exceptions.MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
+
+    def options(self, request, *args, **kwargs):
+        """An OPTIONS that is not a CORS preflight (those are answered before the view):
+        204 and the methods, not DRF's description of the view."""
+        return Response(status=status.HTTP_204_NO_CONTENT, headers={"Allow": "POST, OPTIONS"})
 
     @extend_schema(
         operation_id="ingest_events",
@@ -79,7 +93,7 @@ class EventsView(APIView):
             length = None
         try:  # api.md's order: 413 (also after decompression), then 415, then 400
             body.check_length(length)
-            raw = body.read_limited(request._request)
+            raw = body.read_limited(_body_stream(request._request, length))
             encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
             if encoding not in ("", "identity", "gzip"):
                 raise body.BodyError(

@@ -70,6 +70,7 @@ class HealthView(APIView):
     content_negotiation_class = JSONOnlyNegotiation
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    http_method_names = ["get", "head"]  # OPTIONS too is 405 (operations.md)
 
     @extend_schema(operation_id="health", responses={200: OpenApiResponse(_STATUS)}, auth=[])
     def get(self, request):
@@ -82,6 +83,7 @@ class ReadyView(APIView):
     content_negotiation_class = JSONOnlyNegotiation
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    http_method_names = ["get", "head"]  # OPTIONS too is 405 (operations.md)
 
     @extend_schema(
         operation_id="ready",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from ingestion import ratelimit
+from ingestion.body import MAX_BODY_BYTES
 from ingestion.validation import OUT_OF_RANGE
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
@@ -176,6 +178,39 @@ def test_bad_bodies_are_400(client, acme, body, code):
     response = post(client, acme.ingest_key, body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_chunked_body_is_read_to_its_end(client, acme, gzipped):
+    # What gunicorn hands over for `Transfer-Encoding: chunked`: no Content-Length, and an
+    # input that yields the de-chunked body.
+    data = json.dumps({"events": [event()]}).encode()
+    data = gzip.compress(data) if gzipped else data
+    response = post(
+        client,
+        acme.ingest_key,
+        data,
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        HTTP_CONTENT_ENCODING="gzip" if gzipped else "",
+        **{"wsgi.input": io.BytesIO(data)},
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["accepted"] == 1
+
+
+def test_a_chunked_body_over_10_mb_is_413(client, acme):
+    data = b" " * (MAX_BODY_BYTES + 1)
+    response = post(
+        client,
+        acme.ingest_key,
+        data,
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(data)},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
 
 
 def test_empty_body_is_400_invalid_json(client, acme):
@@ -387,6 +422,13 @@ class TestCors:
         )
         assert response["Access-Control-Max-Age"] == "86400"
         assert "Origin" in response["Vary"] or "origin" in response["Vary"]
+        assert response.content == b"" and "Content-Type" not in response
+
+    def test_an_options_that_is_no_preflight_is_204_with_the_methods(self, client, acme):
+        response = client.options("/v1/events", HTTP_X_PG_API_KEY=acme.ingest_key)
+        assert response.status_code == 204
+        assert response["Allow"] == "POST, OPTIONS"
+        assert response.content == b""
 
     def test_post_reflects_an_allowed_origin(self, client, acme):
         response = post(

@@ -37,9 +37,10 @@ def test_ready_names_the_database_when_it_is_down(client, committed):
     assert response.json()["checks"]["redis"] == "ok"
 
 
+@pytest.mark.parametrize("method", ["post", "options", "delete"])
 @pytest.mark.parametrize("path", ["/health", "/ready"])
-def test_health_endpoints_refuse_post_in_json(client, path):
-    response = client.post(path)
+def test_health_endpoints_refuse_other_methods_in_json(client, path, method):
+    response = getattr(client, method)(path)
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
 
