@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
+from django.utils.dateparse import parse_datetime
 
 # What an operator's environment or input can raise past a command's own checks: shown as one
 # line (operations.md: "Errors exit non-zero with one clear line"), unless --traceback.
@@ -16,6 +20,33 @@ _ENVIRONMENT_ERRORS = (DatabaseError, OSError, UnicodeError)
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`; anything else is a usage
+    error (exit 2, operations.md), like a missing argument."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {value}")
+        return value
+
+    return parse
+
+
+def aware_datetime(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time with an offset."""
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:  # well formed, but no such date (month 13, hour 25)
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"must be an ISO 8601 time with an offset, not {text!r}")
+    return parsed
 
 
 class OpsCommand(BaseCommand):

@@ -160,6 +160,28 @@ def test_generate_events_refuses_out_of_range_numbers(acme, flag, value):
         call_command("generate_events", "--project", "proj_acme", *sum(args.items(), ()))
 
 
+def test_a_number_out_of_range_is_a_usage_error_exit_2_in_one_line():
+    import subprocess
+    import sys
+
+    from config.env import BASE_DIR
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "ensure_partitions", "--months-ahead", "200", "--json"],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    message = (
+        "argument --months-ahead: must be between 0 and 120, not 200 "
+        "(see manage.py ensure_partitions --help)"
+    )
+    assert done.stderr.strip().splitlines() == [f"CommandError: {message}"]
+    assert json.loads(done.stdout) == {"error": {"code": "command_error", "message": message}}
+
+
 # --- import_events -----------------------------------------------------------------------
 
 

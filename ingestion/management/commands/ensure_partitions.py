@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.management.base import CommandError
-
 from ingestion.partitions import MAX_MONTHS, partitions_ensure
-from productgraph.management.base import OpsCommand
+from productgraph.management.base import OpsCommand, int_between
 
 
 class Command(OpsCommand):
@@ -15,14 +13,12 @@ class Command(OpsCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--months-ahead", type=int, default=3, help="months after this one")
-        parser.add_argument("--months-back", type=int, default=1, help="months before this one")
+        months = int_between(0, MAX_MONTHS)
+        parser.add_argument("--months-ahead", type=months, default=3, help="months after this one")
+        parser.add_argument("--months-back", type=months, default=1, help="months before this one")
 
     def handle(self, *args, **options):
         ahead, back = options["months_ahead"], options["months_back"]
-        for flag, value in (("--months-ahead", ahead), ("--months-back", back)):
-            if not 0 <= value <= MAX_MONTHS:
-                raise CommandError(f"{flag} must be between 0 and {MAX_MONTHS}")
         result = partitions_ensure(months_back=back, months_ahead=ahead)
         created = ", ".join(result.created) or "none"
         self.emit(

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from ingestion.generator import generate_batches
 from ingestion.management.bulk import Chunk, IngestProcessError, shards_ingest
 from orgs.selectors import project_find_in_all_orgs
-from productgraph.management.base import OpsCommand
+from productgraph.management.base import OpsCommand, int_between
 
 MAX_SESSIONS = 10_000_000
 MAX_DAYS = 3650
@@ -55,18 +55,21 @@ class Command(OpsCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True, help="project public id (proj_...)")
-        parser.add_argument("--sessions", type=int, required=True, help="sessions to generate")
-        parser.add_argument("--days", type=int, default=7, help="spread over the last D days")
+        parser.add_argument(
+            "--sessions",
+            type=int_between(1, MAX_SESSIONS),
+            required=True,
+            help="sessions to generate",
+        )
+        parser.add_argument(
+            "--days", type=int_between(1, MAX_DAYS), default=7, help="spread over the last D days"
+        )
         parser.add_argument(
             "--seed", type=int, default=None, help="same seed, same events (random if omitted)"
         )
 
     def handle(self, *args, **options):
         sessions, days = options["sessions"], options["days"]
-        if not 1 <= sessions <= MAX_SESSIONS:
-            raise CommandError(f"--sessions must be between 1 and {MAX_SESSIONS}")
-        if not 1 <= days <= MAX_DAYS:
-            raise CommandError(f"--days must be between 1 and {MAX_DAYS}")
         seed = options["seed"] if options["seed"] is not None else secrets.randbits(32)
         project = project_find_in_all_orgs(public_id=options["project"])
         if project is None:

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from ingestion.retention import MAX_RETENTION_DAYS, events_purge, retention_cutoff
 from orgs.selectors import organization_get, organization_list
-from productgraph.management.base import OpsCommand
+from productgraph.management.base import OpsCommand, int_between
 
 
 class Command(OpsCommand):
@@ -20,13 +20,14 @@ class Command(OpsCommand):
     def add_arguments(self, parser):
         parser.add_argument("--org", default=None, help="only this organization (slug)")
         parser.add_argument(
-            "--older-than", type=int, default=None, help="days to keep (default: the org's)"
+            "--older-than",
+            type=int_between(1, MAX_RETENTION_DAYS),
+            default=None,
+            help="days to keep (default: the org's)",
         )
 
     def handle(self, *args, **options):
         days = options["older_than"]
-        if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
-            raise CommandError(f"--older-than must be between 1 and {MAX_RETENTION_DAYS}")
         if options["org"] is not None:
             org = organization_get(slug=options["org"])
             if org is None:

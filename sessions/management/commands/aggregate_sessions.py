@@ -6,12 +6,11 @@ from datetime import datetime
 
 from django.core.management.base import CommandError
 from django.db import transaction
-from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from ingestion.selectors import sessions_with_events
 from orgs.selectors import projects_selected
-from productgraph.management.base import OpsCommand
+from productgraph.management.base import OpsCommand, aware_datetime
 from sessions.services import sessions_fold
 
 CHUNK = 500
@@ -23,17 +22,14 @@ class Command(OpsCommand):
     def add_arguments(self, parser):
         parser.add_argument("--org", help="organization slug (default: every org)")
         parser.add_argument("--project", help="project public id (proj_...)")
-        parser.add_argument("--since", help="only sessions with events at or after this ISO time")
+        parser.add_argument(
+            "--since",
+            type=aware_datetime,
+            help="only sessions with events at or after this ISO time (with an offset)",
+        )
 
     def handle(self, *args, **options):
-        since: datetime | None = None
-        if options["since"] is not None:
-            try:
-                since = parse_datetime(options["since"])
-            except ValueError:  # well formed, but no such date (month 13, hour 25)
-                since = None
-            if since is None or since.tzinfo is None:
-                raise CommandError("--since must be an ISO 8601 time with an offset")
+        since: datetime | None = options["since"]
         totals: dict[str, int] = {}
         try:
             for org, project in projects_selected(
