@@ -61,7 +61,7 @@ class EventsView(APIView):
 
     @extend_schema(
         operation_id="ingest_events",
-        request={"application/json": BATCH_REQUEST},
+        request={"application/json": BATCH_REQUEST, "text/plain": BATCH_REQUEST},
         responses={
             202: INGEST_RESPONSE,
             **{
@@ -69,6 +69,8 @@ class EventsView(APIView):
                 for code, description in [
                     (400, "invalid_json, invalid_body or batch_too_large"),
                     (401, "missing_api_key or invalid_api_key"),
+                    (403, "forbidden (a write refused by Row-Level Security)"),
+                    (405, "method_not_allowed"),
                     (413, "payload_too_large"),
                     (415, "unsupported_media_type"),
                     (429, "rate_limited (with Retry-After)"),

@@ -6,3 +6,6 @@ class OrgsConfig(AppConfig):
 
     name = "orgs"
     verbose_name = "Organizations"
+
+    def ready(self) -> None:
+        from orgs import openapi  # noqa: F401 - registers the OpenAPI description of key auth

@@ -164,12 +164,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Described by orgs.openapi: X-PG-API-Key or Authorization: Bearer.
     "AUTHENTICATION_WHITELIST": ["orgs.authentication.ApiKeyAuthentication"],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-PG-API-Key"},
-        }
-    },
 }
 
 # --- GraphQL (graphene-django) ----------------------------------------------------------------
