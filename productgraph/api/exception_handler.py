@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection, transaction
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -58,6 +59,8 @@ def exception_handler(exc, context):
         return Response(
             error_body(ErrorCode.FORBIDDEN, RLS_MESSAGE), status=status.HTTP_403_FORBIDDEN
         )
+    if isinstance(exc, Http404):  # DRF turns it into NotFound below, but keeps `exc`
+        exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected: let Django log it and answer 500
