@@ -32,6 +32,7 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|
 # Timestamps before this are typos or zero values, not analytics events.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_FUTURE = timedelta(seconds=MAX_FUTURE_SECONDS)
+_SECOND = timedelta(seconds=1)
 _encode = msgspec.json.Encoder().encode
 # A NUL character in encoded JSON: `\u0000` after an even number of backslashes (`\\u0000`
 # is a backslash then the text "u0000", which is fine).
@@ -155,7 +156,15 @@ def parse_timestamp(value: Any, received_at: datetime) -> tuple[datetime | None,
     if not _RFC3339.match(value):
         return None, "must be RFC 3339 with an offset, e.g. 2026-01-15T10:30:00Z"
     try:
-        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError:
+            if value[17:19] != "60":
+                raise
+            # A leap second (RFC 3339 allows `:60`): the next minute's first instant, as
+            # PostgreSQL reads it; Python's datetime has no second 60.
+            leap = value[:17] + "59" + value[19:]
+            parsed = datetime.fromisoformat(leap.upper().replace("Z", "+00:00")) + _SECOND
         if parsed.tzinfo is not UTC:  # `+00:00` parses to UTC itself; others are converted
             parsed = parsed.astimezone(UTC)
     except (ValueError, OverflowError):
@@ -327,18 +336,19 @@ def validate_event(
             errors.append(EventError(index, key, "does not match the API key"))
     attributes = None
     if extra:
-        for key in () if clean else extra:
-            problem = text_problem(key)
-            if problem:
-                errors.append(EventError(index, "attributes", f"a key {problem}"))
-                break
+        key_problem = next(
+            (problem for key in (() if clean else extra) if (problem := text_problem(key))), None
+        )
+        if key_problem:
+            # One entry: serializing the keys would report the same character again.
+            errors.append(EventError(index, "attributes", f"a key {key_problem}"))
         if len(extra) > MAX_ATTRIBUTES:
             errors.append(
                 EventError(
                     index, "attributes", f"at most {MAX_ATTRIBUTES} extra keys; got {len(extra)}"
                 )
             )
-        else:
+        elif not key_problem:
             attributes, problem = _serialized(extra, MAX_ATTRIBUTES_BYTES)
             if problem:
                 errors.append(EventError(index, "attributes", f"extra keys {problem}"))

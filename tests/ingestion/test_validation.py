@@ -233,6 +233,27 @@ def test_more_than_64_extra_keys_is_rejected():
     assert problems(event(**{f"k{i}": i for i in range(MAX_ATTRIBUTES)})) == []
 
 
+def test_a_leap_second_is_the_next_minutes_first_instant():
+    assert value_of(event(event__timestamp="2016-12-31T23:59:60Z"), "event.timestamp") == (
+        datetime(2017, 1, 1, tzinfo=UTC)
+    )
+    assert value_of(event(event__timestamp="2016-12-31T18:59:60.5-05:00"), "event.timestamp") == (
+        datetime(2017, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)
+    )
+    assert problems(event(event__timestamp="2016-12-31T23:59:61Z")) == [
+        ("event.timestamp", "is not a valid date and time")
+    ]
+    assert problems(event(event__timestamp="2016-02-30T23:59:60Z")) == [
+        ("event.timestamp", "is not a valid date and time")
+    ]
+
+
+def test_a_nul_in_an_extra_key_is_one_problem_one_entry():
+    assert problems({**event(), "a\x00b": 1}) == [
+        ("attributes", "a key must not contain NUL characters")
+    ]
+
+
 def test_extra_keys_over_16_kb_are_rejected():
     assert [f for f, _ in problems(event(blob="x" * 17000))] == ["attributes"]
 
