@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import IO, Any
 
@@ -117,6 +118,21 @@ def decode_event(raw: bytes | msgspec.Raw) -> Any:
         return UnrepresentableEvent()
 
 
+# A surrogate escape with no partner: `\ud800` alone, or a low half with no high half before.
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def json_problem(raw: bytes, exc: msgspec.DecodeError) -> str:
+    """What is wrong with JSON msgspec refused, in words a client can act on: msgspec calls
+    a lone surrogate escape "truncated input"."""
+    if str(exc) == "Input data was truncated" and _LONE_SURROGATE.search(raw):
+        return "a string holds a lone surrogate escape (\\ud800-\\udfff without its pair)"
+    return str(exc)
+
+
 def decode_batch(raw: bytes) -> list[Any]:
     """Decode `{"events": [...]}`; return the events list or raise a 400."""
     try:
@@ -125,8 +141,9 @@ def decode_batch(raw: bytes) -> list[Any]:
         except msgspec.ValidationError:  # well-formed, but a number is out of range
             body = _decode_event_by_event(raw)
     except msgspec.DecodeError as exc:
+        problem = json_problem(raw, exc)
         raise BodyError(
-            400, IngestionErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc}"
+            400, IngestionErrorCode.INVALID_JSON, f"The body is not valid JSON: {problem}"
         ) from exc
     except UnicodeDecodeError as exc:  # a string that is not UTF-8 (a Latin-1 client, say)
         raise BodyError(

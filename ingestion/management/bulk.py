@@ -22,7 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from ingestion.body import MAX_EVENTS, decode_event
+from ingestion.body import MAX_EVENTS, decode_event, json_problem
 from ingestion.services import IngestResult, events_ingest
 from ingestion.validation import Project as ValidationProject
 from orgs.models import Project
@@ -310,7 +310,11 @@ def ndjson_chunks(stream: IO[bytes], *, lines_per_chunk: int = MAX_EVENTS) -> It
                 continue
             try:
                 event = decode_event(line)
-            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            except msgspec.DecodeError as exc:
+                message = f"invalid JSON: {json_problem(line, exc)}"
+                errors.append({"line": number, "field": None, "message": message})
+                continue
+            except (UnicodeDecodeError, RecursionError) as exc:
                 errors.append({"line": number, "field": None, "message": f"invalid JSON: {exc}"})
                 continue
             events.append(event)

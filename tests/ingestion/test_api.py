@@ -213,6 +213,16 @@ def test_a_chunked_body_over_10_mb_is_413(client, acme):
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
+def test_a_lone_surrogate_escape_is_400_named_as_such(client, acme):
+    body = json.dumps({"events": [event()]}).encode()[:-3] + b', "page.title": "\\ud800"}]}'
+    response = post(client, acme.ingest_key, body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_json" and "lone surrogate escape" in error["message"]
+    paired = post(client, acme.ingest_key, {"events": [event(page__title="\U0001f600")]})
+    assert paired.status_code == 202 and paired.json()["accepted"] == 1
+
+
 def test_empty_body_is_400_invalid_json(client, acme):
     response = client.generic(
         "POST",

@@ -224,6 +224,17 @@ def test_import_events_reports_a_number_out_of_range_as_the_api_does(acme, tmp_p
     assert out["errors"][1]["message"].startswith("invalid JSON")
 
 
+def test_import_events_names_a_lone_surrogate_escape(acme, tmp_path, capsys):
+    path = tmp_path / "surrogate.ndjson"
+    paired = json.dumps(event(event_id="e1", page__title="\U0001f600"))  # ASCII: \ud83d\ude00
+    lone = json.dumps(event(event_id="e2")).encode()[:-1] + b', "page.title": "\\ud800"}'
+    path.write_bytes(paired.encode() + b"\n" + lone + b"\n")
+    out = run_json(capsys, "import_events", "--project", "proj_acme", str(path))
+    assert (out["accepted"], out["rejected"]) == (1, 1)
+    assert out["errors"][0]["line"] == 2
+    assert "lone surrogate escape" in out["errors"][0]["message"]
+
+
 def test_import_events_reports_a_line_that_is_not_utf8_and_goes_on(acme, tmp_path, capsys):
     path = tmp_path / "latin1.ndjson"
     good = json.dumps(event(event_id="e1")).encode()
