@@ -218,9 +218,7 @@ class Ingest:
 
 def _checkpoint(tenant: database.BenchTenant) -> None:
     """Write out what earlier work left dirty (a funnel dataset loaded just before, say), so
-    that its checkpoint does not land in the phases (a run right after `bench.funnel` and
-    `bench.journeys` had loaded 14 million rows saw 0.48 cores of other work in its soak).
-    Needs the admin URL."""
+    that a checkpoint of it does not land in the phases. Needs the admin URL."""
     admin = tenant.urls.admin
     if not admin:
         return
