@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -180,35 +181,25 @@ def test_bad_bodies_are_400(client, acme, body, code):
     assert response.json()["error"]["code"] == code
 
 
-@pytest.mark.parametrize("gzipped", [False, True])
-def test_a_chunked_body_is_read_to_its_end(client, acme, gzipped):
+def _post_chunked(client, key: str, data: bytes, **extra):
     # What gunicorn hands over for `Transfer-Encoding: chunked`: no Content-Length, and an
     # input that yields the de-chunked body.
+    chunked: dict[str, Any] = {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked"}
+    return post(client, key, data, **chunked, **extra, **{"wsgi.input": io.BytesIO(data)})
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_chunked_body_is_read_to_its_end(client, acme, gzipped):
     data = json.dumps({"events": [event()]}).encode()
     data = gzip.compress(data) if gzipped else data
-    response = post(
-        client,
-        acme.ingest_key,
-        data,
-        CONTENT_LENGTH="",
-        HTTP_TRANSFER_ENCODING="chunked",
-        HTTP_CONTENT_ENCODING="gzip" if gzipped else "",
-        **{"wsgi.input": io.BytesIO(data)},
-    )
+    encoding = "gzip" if gzipped else ""
+    response = _post_chunked(client, acme.ingest_key, data, HTTP_CONTENT_ENCODING=encoding)
     assert response.status_code == 202, response.content
     assert response.json()["accepted"] == 1
 
 
 def test_a_chunked_body_over_10_mb_is_413(client, acme):
-    data = b" " * (MAX_BODY_BYTES + 1)
-    response = post(
-        client,
-        acme.ingest_key,
-        data,
-        CONTENT_LENGTH="",
-        HTTP_TRANSFER_ENCODING="chunked",
-        **{"wsgi.input": io.BytesIO(data)},
-    )
+    response = _post_chunked(client, acme.ingest_key, b" " * (MAX_BODY_BYTES + 1))
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 

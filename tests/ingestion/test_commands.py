@@ -161,18 +161,9 @@ def test_generate_events_refuses_out_of_range_numbers(acme, flag, value):
 
 
 def test_a_number_out_of_range_is_a_usage_error_exit_2_in_one_line():
-    import subprocess
-    import sys
+    from tests.conftest import manage_py
 
-    from config.env import BASE_DIR
-
-    done = subprocess.run(
-        [sys.executable, "manage.py", "ensure_partitions", "--months-ahead", "200", "--json"],
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = manage_py("ensure_partitions", "--months-ahead", "200", "--json")
     assert done.returncode == 2
     message = (
         "argument --months-ahead: must be between 0 and 120, not 200 "

@@ -163,18 +163,9 @@ def test_an_interrupted_command_exits_130(db, monkeypatch):
 
 
 def test_a_usage_error_is_one_line_and_exits_2():
-    import subprocess
-    import sys
+    from tests.conftest import manage_py
 
-    from config.env import BASE_DIR
-
-    done = subprocess.run(
-        [sys.executable, "manage.py", "create_org", "--slug", "x", "--json"],
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = manage_py("create_org", "--slug", "x", "--json")
     assert done.returncode == 2
     message = "the following arguments are required: --name (see manage.py create_org --help)"
     assert done.stderr.strip().splitlines()[-1] == f"CommandError: {message}"
