@@ -184,8 +184,12 @@ def test_bad_bodies_are_400(client, acme, body, code):
 def _post_chunked(client, key: str, data: bytes, **extra):
     # What gunicorn hands over for `Transfer-Encoding: chunked`: no Content-Length, and an
     # input that yields the de-chunked body.
-    chunked: dict[str, Any] = {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked"}
-    return post(client, key, data, **chunked, **extra, **{"wsgi.input": io.BytesIO(data)})
+    chunked: dict[str, Any] = {
+        "CONTENT_LENGTH": "",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(data),
+    }
+    return post(client, key, data, **chunked, **extra)
 
 
 @pytest.mark.parametrize("gzipped", [False, True])
