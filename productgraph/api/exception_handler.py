@@ -60,7 +60,7 @@ def exception_handler(exc, context):
             error_body(ErrorCode.FORBIDDEN, RLS_MESSAGE), status=status.HTTP_403_FORBIDDEN
         )
     if isinstance(exc, Http404):  # DRF turns it into NotFound below, but keeps `exc`
-        exc = exceptions.NotFound()
+        exc = exceptions.NotFound(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected: let Django log it and answer 500
