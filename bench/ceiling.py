@@ -88,7 +88,7 @@ def measure(
     org_id: int | None = None,
     filled_rows: int | None = None,
 ) -> dict[str, Any]:
-    """COPY `rows` into a fresh copy of the events table; return rows/s of both figures.
+    """COPY `rows` into a fresh copy of the events table; return rows/s of each figure.
 
     With the local postmaster's pid, also the CPU seconds the single COPY cost: this
     process's (the rows' encoding) plus PostgreSQL's (parsing, heap, indexes, WAL).
@@ -191,7 +191,7 @@ def _into_filled_copy(
         sql.SQL("INSERT INTO {} SELECT * FROM ingestion_event ORDER BY id LIMIT %s").format(table),
         [held],
     )
-    held = cursor.rowcount
+    given = cursor.rowcount  # fewer than `held` only if rows were purged meanwhile
     connection.commit()
     started = time.perf_counter()
     _copy(cursor, rows, table=FILLED_TABLE)
@@ -199,4 +199,4 @@ def _into_filled_copy(
     elapsed = time.perf_counter() - started
     cursor.execute(sql.SQL("DROP TABLE {}").format(table))
     connection.commit()
-    return {"rows_held": held, "rows_per_s": round(len(rows) / elapsed, 1)}
+    return {"rows_held": given, "rows_per_s": round(len(rows) / elapsed, 1)}
