@@ -12,13 +12,14 @@ import sys
 
 from bench.reliability import parser as options_parser
 
+_WORKER = "productgraph.server.Worker"  # production's (config/gunicorn.py)
 # The option, its environment variable, its type, its default and what it does.
 OPTIONS: tuple[tuple[str, str, type, str, str], ...] = (
     ("duration", "BENCH_DURATION", float, "20", "measured seconds of each phase"),
     ("warmup", "BENCH_WARMUP", float, "3", "unmeasured seconds before each phase"),
     ("workers", "BENCH_WORKERS", int, "", "gunicorn workers (default: 2 x CPUs)"),
-    ("worker-class", "BENCH_WORKER_CLASS", str, "sync", "gunicorn worker class"),
-    ("threads", "BENCH_THREADS", int, "1", "threads per worker (gthread)"),
+    ("worker-class", "BENCH_WORKER_CLASS", str, _WORKER, "gunicorn worker class"),
+    ("threads", "BENCH_THREADS", int, "4", "requests at once per worker (executors, threads)"),
     ("clients", "BENCH_CLIENTS", int, "8", "concurrent clients of the load generator"),
     ("batches", "BENCH_BATCHES", str, "1,100,1000", "batch sizes of the closed-loop phases"),
     ("soak", "BENCH_SOAK", float, "0", "seconds of the memory soak (300: five minutes)"),

@@ -65,8 +65,8 @@ class Stack:
         self.server = Gunicorn(
             port=free_port(),
             workers=self.workers,
-            worker_class="sync",
-            threads=1,
+            worker_class="productgraph.server.Worker",
+            threads=4,
             env=self.env,
             log_path=self.out_dir / "gunicorn.log",
         )

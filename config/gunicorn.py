@@ -3,6 +3,11 @@
 Loaded with `gunicorn --config python:config.gunicorn` (Procfile, Dockerfile, docker
 compose, `make bench`); the command line sets everything else.
 
+The worker is `productgraph.server.Worker` (gevent, a request read whole before Django sees
+it; see that module): `threads` is its number of executors, the requests each worker
+process runs at once; `worker_connections` the connections it holds open, idle or slow
+ones included; a client must send its whole header within `keepalive` seconds.
+
 `prometheus_client` picks its storage when it is first imported, so the directory must be
 in the environment before any worker imports it: it is set here, in the master, when the
 config is read. Unset, a fresh temporary directory is created for this run and removed on
@@ -18,6 +23,12 @@ import tempfile
 from pathlib import Path
 
 _PREFIX = "productgraph-metrics-"
+
+worker_class = "productgraph.server.Worker"
+threads = 4
+worker_connections = 1000
+keepalive = 5
+timeout = 30  # above productgraph.server.RESPONSE_TIMEOUT_SECONDS
 
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_PREFIX)

@@ -22,7 +22,7 @@ from ingestion.graphql_selectors import (
 )
 from ingestion.models import Event
 from orgs.graphql_types import project_for, project_page
-from productgraph.graphql.context import org_id_of
+from productgraph.graphql.context import analytic_timeout_ms, org_id_of
 from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
 from productgraph.graphql.limits import statement_timeout
 from productgraph.graphql.pagination import (
@@ -245,5 +245,5 @@ class EventQueries(graphene.ObjectType):
         project = project_for(info, project_id)
         if project is None:
             return []
-        with statement_timeout():
+        with statement_timeout(analytic_timeout_ms(info)):
             return replace(query, project_id=project.pk).run()

@@ -38,9 +38,13 @@ from journeys.services import journey_save
 from orgs.graphql_types import ProjectType, expect_projects, project_for, project_load
 from orgs.models import Project
 from productgraph.api.errors import ErrorCode
-from productgraph.graphql.context import org_id_of, principal_of, require_write
+from productgraph.graphql.context import (
+    analytic_timeout_ms,
+    org_id_of,
+    principal_of,
+    require_write,
+)
 from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
-from productgraph.graphql.limits import ANALYTIC_STATEMENT_TIMEOUT_MS
 from productgraph.graphql.scalars import JSON, utc
 
 MAX_NAME_LENGTH = 255
@@ -322,7 +326,7 @@ class FunnelQueries(graphene.ObjectType):
             if project is None:
                 return None
             query = replace(query, project_id=project.pk)
-            return query.run(timeout=timedelta(milliseconds=ANALYTIC_STATEMENT_TIMEOUT_MS))
+            return query.run(timeout=timedelta(milliseconds=analytic_timeout_ms(info)))
         except FunnelTimeout as exc:
             raise CodedGraphQLError(GraphQLErrorCode.QUERY_TIMEOUT, "; ".join(exc.errors)) from None
         except DefinitionError as exc:

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from productgraph.api.errors import ErrorCode
 from productgraph.graphql.errors import CodedGraphQLError
+from productgraph.graphql.limits import AnalyticBudget
 from productgraph.graphql.loaders import Loaders
 
 
@@ -33,11 +34,13 @@ class Principal:
 
 @dataclass
 class GraphQLContext:
-    """`info.context` of every resolver: the request, its principal, its loaders."""
+    """`info.context` of every resolver: the request, its principal, its loaders, and the
+    time its analytic fields may still spend."""
 
     request: HttpRequest
     principal: Principal
     loaders: Loaders = field(default_factory=Loaders)
+    analytic_budget: AnalyticBudget = field(default_factory=AnalyticBudget)
 
 
 def principal_of(info: Any) -> Principal:
@@ -51,6 +54,12 @@ def org_id_of(info: Any) -> int:
     if org_id is None:  # the view lets only introspection through without an org
         raise CodedGraphQLError(ErrorCode.FORBIDDEN, "No organization chosen.")
     return org_id
+
+
+def analytic_timeout_ms(info: Any) -> int:
+    """The statement timeout of the analytic field being resolved: its share of the
+    request's budget (`query_timeout` when the budget is spent)."""
+    return info.context.analytic_budget.take()
 
 
 def loaders_of(info: Any) -> Loaders:

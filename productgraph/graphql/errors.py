@@ -47,6 +47,7 @@ class GraphQLErrorCode(StrEnum):
     INVALID_CURSOR = "invalid_cursor"
     QUERY_TOO_DEEP = "query_too_deep"
     QUERY_TOO_COMPLEX = "query_too_complex"
+    QUERY_TOO_LARGE = "query_too_large"
     QUERY_TIMEOUT = "query_timeout"
     ORG_REQUIRED = "org_required"
 

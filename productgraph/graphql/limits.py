@@ -1,16 +1,23 @@
-"""Limits of the GraphQL edge: query depth and cost, and statement timeouts.
+"""Limits of the GraphQL edge: document size, query depth and cost, time budget, timeouts.
 
 Page size is limited in `pagination.page_size` (≤ 500).
+
+The size, depth and cost checks run before graphql-core's own validation rules, on a
+document parsed with a token limit (`check_document`): some of those rules cost more than
+linear time (OverlappingFieldsCanBeMerged compares fields of one response name pairwise), so a
+document must be known small before they see it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.language import (
     FieldNode,
     FragmentDefinitionNode,
@@ -25,13 +32,22 @@ from productgraph.dberrors import is_query_canceled
 from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
 
 MAX_QUERY_DEPTH = 10
-# Fields per operation, fragments expanded (introspection not counted); and fields that run
-# an analytic query (each under its own statement timeout). Measured: 5,000 aliases of one
-# root field in one 2.5 MB request held a worker for 4.3 s.
+# Fields per operation, fragments expanded, `__typename` and introspection included; and
+# fields that run an analytic query. Measured: 5,000 aliases of one root field in one
+# 2.5 MB request held a worker for 4.3 s; 120,000 `__typename` aliases (not counted then)
+# for 9.9 s.
 MAX_QUERY_FIELDS = 1_000
 MAX_ANALYTIC_FIELDS = 5
 ANALYTIC_FIELDS = frozenset({"funnel", "eventCounts"})
+# The document itself, before it is parsed: characters, then lexical tokens. GraphiQL's
+# introspection query is ~2,000 characters and ~300 tokens.
+MAX_QUERY_CHARACTERS = 100_000
+MAX_QUERY_TOKENS = 15_000
+# One analytic statement at most; and all the analytic fields of one request together, so
+# that a request ends well inside the server's answer deadline (28 s,
+# productgraph.server.RESPONSE_TIMEOUT_SECONDS) and gunicorn's worker timeout (30 s).
 ANALYTIC_STATEMENT_TIMEOUT_MS = 10_000
+ANALYTIC_BUDGET_MS = 20_000
 # Every other statement of a GraphQL request (lists, pages, mutations).
 REQUEST_STATEMENT_TIMEOUT_MS = 15_000
 
@@ -105,8 +121,9 @@ class QueryCostLimit(_OperationRule):
     """Reject an operation with more than `MAX_QUERY_FIELDS` fields, or more than
     `MAX_ANALYTIC_FIELDS` analytic fields (`funnel`, `eventCounts`): `query_too_complex`.
 
-    Aliases make a small document ask for many fields; fragments are counted once per
-    spread (memoized; unknown fragments and cycles count nothing, graphql-core reports them).
+    Every field counts, `__typename` and introspection fields included. Aliases make a
+    small document ask for many fields; fragments are counted once per spread (memoized;
+    unknown fragments and cycles count nothing, graphql-core reports them).
     """
 
     def __init__(self, context: Any) -> None:
@@ -133,8 +150,6 @@ class QueryCostLimit(_OperationRule):
         fields = analytic = 0
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                if selection.name.value.startswith("__"):
-                    continue
                 inner = self._cost(selection.selection_set, active)
                 fields += 1 + inner[0]
                 analytic += (selection.name.value in ANALYTIC_FIELDS) + inner[1]
@@ -155,6 +170,50 @@ class QueryCostLimit(_OperationRule):
             fragment = self._fragments[name]
             self._fragment_costs[name] = self._cost(fragment.selection_set, active | {name})
         return self._fragment_costs[name]
+
+
+def check_document(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
+    """Return the size, depth and cost errors of a document (empty: it may be validated).
+
+    A syntax error is left for the full validation to report, as graphql-core words it.
+    """
+    if len(query) > MAX_QUERY_CHARACTERS:
+        return [_too_large(f"The query has {len(query):,} characters")]
+    try:
+        document = parse(query, max_lexical_tokens=MAX_QUERY_TOKENS, no_location=True)
+    except GraphQLError as error:
+        if "Document contains more than" in error.message:
+            return [_too_large(f"The query has more than {MAX_QUERY_TOKENS:,} tokens")]
+        return []
+    return validate(schema, document, [QueryDepthLimit, QueryCostLimit])
+
+
+def _too_large(what: str) -> GraphQLError:
+    return GraphQLError(
+        f"{what}; at most {MAX_QUERY_CHARACTERS:,} characters and {MAX_QUERY_TOKENS:,} "
+        "tokens are allowed: split the request.",
+        extensions={"code": str(GraphQLErrorCode.QUERY_TOO_LARGE)},
+    )
+
+
+@dataclass
+class AnalyticBudget:
+    """The time the analytic fields of one request may still spend, together."""
+
+    deadline: float = field(default_factory=lambda: time.monotonic() + ANALYTIC_BUDGET_MS / 1000)
+
+    def take(self) -> int:
+        """Return the statement timeout (ms) of the next analytic field; raise
+        `query_timeout` when the request's budget is spent."""
+        remaining = int((self.deadline - time.monotonic()) * 1000)
+        if remaining <= 0:
+            raise CodedGraphQLError(
+                GraphQLErrorCode.QUERY_TIMEOUT,
+                f"This request's analytic fields ran for {ANALYTIC_BUDGET_MS / 1000:g} s "
+                "together, its whole time budget: this one was not run. Ask for it in "
+                "another request, or narrow the time range or the filters.",
+            )
+        return min(ANALYTIC_STATEMENT_TIMEOUT_MS, remaining)
 
 
 def request_statement_timeout(*, using: str = DEFAULT_DB_ALIAS) -> None:

@@ -43,7 +43,7 @@ from productgraph.graphql.errors import (
     format_error,
     is_database_error,
 )
-from productgraph.graphql.limits import QueryCostLimit, QueryDepthLimit, request_statement_timeout
+from productgraph.graphql.limits import check_document, request_statement_timeout
 
 Authenticate = Callable[[HttpRequest], Principal]
 UNSTORABLE_TEXT = (
@@ -140,7 +140,7 @@ class GraphQLView(GrapheneGraphQLView):
 
     def __init__(self, *, authenticate: Authenticate, **kwargs: Any) -> None:
         super().__init__(
-            validation_rules=(*specified_rules, QueryDepthLimit, QueryCostLimit, UnstorableStrings),
+            validation_rules=(*specified_rules, UnstorableStrings),
             **kwargs,
         )
         self.authenticate = authenticate
@@ -218,6 +218,10 @@ class GraphQLView(GrapheneGraphQLView):
         return GraphQLContext(request=request, principal=request.graphql_principal)  # type: ignore[attr-defined]
 
     def execute_graphql_request(self, request, data, query, variables, operation_name, *args):
+        if query:
+            refused = check_document(self.schema.graphql_schema, query)
+            if refused:
+                return ExecutionResult(data=None, errors=refused)
         request_statement_timeout()
         result: ExecutionResult | None = super().execute_graphql_request(
             request, data, query, variables, operation_name, *args
