@@ -10,9 +10,10 @@ from django.contrib import admin, messages
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from orgs import services
-from orgs.admin_org import admin_org_id
+from orgs.admin_org import admin_org_id, audit
 from orgs.models import ApiKey, Membership, Organization, Project
 
 
@@ -105,9 +106,26 @@ class ApiKeyAdmin(TenantAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        issued = services.api_key_issue(project=obj.project, kind=obj.kind, name=obj.name)
+        # Keys are created by members of the org only (the service refuses anyone else,
+        # superusers and holders of orgs.act_for_any_org included): see changeform_view.
+        issued = services.api_key_issue(
+            project=obj.project, kind=obj.kind, name=obj.name, created_by=request.user
+        )
         request._issued_key = issued
         obj.pk = issued.api_key.pk
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.NotAMemberError as exc:
+            audit.warning(
+                "admin api key refused user=%s org=%s at=%s reason=not_a_member",
+                request.user.get_username(),
+                admin_org_id(request),
+                timezone.now().isoformat(),
+            )
+            self.message_user(request, f"No key was created: {exc}.", level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def response_add(self, request, obj, post_url_continue=None):
         issued = request._issued_key

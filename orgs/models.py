@@ -26,6 +26,11 @@ class Organization(models.Model):
     class Meta:
         ordering = ["slug"]
         constraints = [models.UniqueConstraint(fields=["slug"], name="organization_slug_unique")]
+        permissions = [
+            # Staff enter an org in the admin through a Membership there, or with this
+            # (given per person; superusers hold every permission). orgs/admin_org.py.
+            ("act_for_any_org", "Can act for any organization in the admin"),
+        ]
 
     def __str__(self) -> str:
         return self.slug

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -22,6 +23,10 @@ LAST_USED_RESOLUTION_SECONDS = 60
 
 class OrgsError(ValueError):
     """A request to create or change an org object that cannot be honoured."""
+
+
+class NotAMemberError(OrgsError):
+    """The person asking is not a member of the org they asked to change."""
 
 
 def organization_create(
@@ -88,13 +93,28 @@ class IssuedKey:
 MAX_KEY_NAME_LENGTH = ApiKey._meta.get_field("name").max_length or 200
 
 
-def api_key_issue(*, project: Project, kind: str, name: str = "") -> IssuedKey:
-    """Issue a key for `project`; return it with the full key, which is never stored."""
+def api_key_issue(
+    *, project: Project, kind: str, name: str = "", created_by: AbstractBaseUser | None = None
+) -> IssuedKey:
+    """Issue a key for `project`; return it with the full key, which is never stored.
+
+    `created_by` is the person asking (the admin passes the staff member): they must be a
+    member of the project's org, whatever their permissions (superusers and holders of
+    `orgs.act_for_any_org` included). Operators' commands pass no one and are not checked.
+    """
     if kind not in keys.KIND_PREFIXES:
         raise OrgsError(f"kind must be one of {', '.join(keys.KIND_PREFIXES)}")
     if len(name) > MAX_KEY_NAME_LENGTH:
         raise OrgsError(f"a key name has at most {MAX_KEY_NAME_LENGTH} characters")
     with org_context(project.org_id):
+        if (
+            created_by is not None
+            and not Membership.objects.filter(org_id=project.org_id, user_id=created_by.pk).exists()
+        ):
+            raise NotAMemberError(
+                "only members of an organization may create its API keys: "
+                f"{created_by.get_username()} is not a member of this one"
+            )
         raw = keys.generate(kind)
         api_key = ApiKey.objects.create(
             org_id=project.org_id,

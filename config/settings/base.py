@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import environ
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "graphene_django",
+    "axes",
     "productgraph",
     "orgs",
     "ingestion",
@@ -99,12 +101,16 @@ MIDDLEWARE = [
     "productgraph.tenancy.middleware.TenancyMiddleware",
     "orgs.admin_org.AdminOrgMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Paths that answer without a database transaction (liveness, readiness, the API docs).
 TENANCY_EXEMPT_PATHS = ["/health", "/ready", "/metrics", "/api/schema/", "/api/docs/"]
 
 ROOT_URLCONF = "productgraph.urls"
+# Errors answer in the JSON envelope, a CSRF failure too (productgraph/urls.py has the rest).
+CSRF_FAILURE_VIEW = "productgraph.api.handlers.csrf_failure"
 WSGI_APPLICATION = "productgraph.wsgi.application"
 ASGI_APPLICATION = "productgraph.asgi.application"
 
@@ -122,6 +128,12 @@ TEMPLATES = [
             ],
         },
     },
+]
+
+# django-axes first: it refuses a locked-out login before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -143,6 +155,24 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/graphql"
 LOGOUT_REDIRECT_URL = "/login/"
 STATIC_ROOT = ENV.data_dir / "static"
+
+# --- Login throttling (django-axes; operations.md#login-lockout) -----------------------------
+# Failures are counted per username (from any address) and per address (for any username),
+# in the database (the axes_* tables, no org_id); a lock lasts until AXES_COOLOFF_TIME has
+# passed without another failure. Unlock in the admin (Axes, Access attempts) or with
+# `manage.py axes_reset`.
+AXES_HANDLER = "productgraph.login_lockout.LoginFailureHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = 5  # per username
+LOGIN_ADDRESS_FAILURE_LIMIT = 20  # per address (LoginFailureHandler)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "productgraph.login_lockout.lockout_response"
+# REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
+AXES_CLIENT_IP_CALLABLE = "productgraph.login_lockout.client_address"
+# Successful logins are not recorded (the table would grow without bound); failures are.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py run; lockouts still log (WARNING)
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -192,6 +222,12 @@ CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = broker_url(REDIS_URL)
+# Every task has a time limit (operations.md#task-time-limits): at the soft one the task gets
+# SoftTimeLimitExceeded and cleans up (a fold puts its marks back), at the hard one its
+# process is killed. Tasks that need another limit set their own; every hard limit stays
+# below the broker's 900 s visibility timeout (productgraph/celery.py).
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
 # Every Redis key ProductGraph writes starts with this (productgraph.keyspace).
 REDIS_KEY_PREFIX = "pg:"
 
@@ -256,6 +292,8 @@ LOGGING: dict[str, Any] = {
     "loggers": {
         "pgserver": {"level": "WARNING"},
         "django_guid": {"level": "WARNING"},
+        # Every failed login at INFO is noise; a lockout is logged at WARNING.
+        "axes": {"level": "WARNING"},
         # tenancy.md: every admin org switch is logged, whatever LOG_LEVEL says.
         "productgraph.audit": {"level": "INFO"},
     },

@@ -15,6 +15,15 @@ def permission_denied(request, exception=None) -> JsonResponse:
     return error_response(403, ErrorCode.FORBIDDEN, "Forbidden.")
 
 
+def csrf_failure(request, reason: str = "") -> JsonResponse:
+    """403 for a form posted without a valid CSRF token (CSRF_FAILURE_VIEW)."""
+    return error_response(
+        403,
+        ErrorCode.FORBIDDEN,
+        f"CSRF check failed: {reason or 'no valid token'}. Reload the page and try again.",
+    )
+
+
 def not_found(request, exception=None) -> JsonResponse:
     """404 for any unknown path."""
     return error_response(404, ErrorCode.NOT_FOUND, "No such resource.")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 
-from orgs import keys
+from orgs import keys, services
 from orgs.models import ApiKey
 from productgraph.tenancy.context import org_context
 
@@ -74,9 +75,11 @@ def test_each_switch_is_logged(staff_client, acme, globex, caplog):
         switch(staff_client, acme.org.pk)
         switch(staff_client, globex.org.pk)
     lines = [r.getMessage() for r in caplog.records if r.name == "productgraph.audit"]
-    assert lines == [
-        f"admin org switch user=staff from_org=None to_org={acme.org.pk}",
-        f"admin org switch user=staff from_org={acme.org.pk} to_org={globex.org.pk}",
+    stamps = [datetime.fromisoformat(line.rsplit(" at=", 1)[1]) for line in lines]
+    assert all(stamp.utcoffset() == timedelta(0) for stamp in stamps)
+    assert [line.rsplit(" at=", 1)[0] for line in lines] == [
+        f"admin org switch user=staff from_org=None to_org={acme.org.pk} via=superuser",
+        f"admin org switch user=staff from_org={acme.org.pk} to_org={globex.org.pk} via=superuser",
     ]
 
 
@@ -88,7 +91,8 @@ def test_non_staff_cannot_switch(client, acme, db):
     assert "admin_org_id" not in client.session
 
 
-def test_issuing_a_key_shows_it_once_and_stores_its_hash(staff_client, acme):
+def test_issuing_a_key_shows_it_once_and_stores_its_hash(staff_client, staff, acme):
+    services.membership_set(org=acme.org, user=staff, role="admin")  # keys: members only
     switch(staff_client, acme.org.pk)
     response = staff_client.post(
         "/admin/orgs/apikey/add/",

@@ -4,7 +4,8 @@ tests/orgs/test_admin.py covers the list pages, the project and key change/histo
 search and the switch log; here: every other tenant model's pages (memberships, sessions,
 journeys), writes (change forms, add forms naming globex's project, actions with globex's
 ids), the switcher's input (odd ids, open redirects, CSRF, a vanished org) and who may
-switch at all (tenancy.md invariant 7: any active staff member, logged; nobody else).
+switch at all (tenancy.md invariant 7: an active staff member who is a member of the org or
+holds `orgs.act_for_any_org`, logged; nobody else: tests/security/test_attack_staff.py).
 """
 
 from __future__ import annotations
@@ -195,21 +196,24 @@ def test_a_switched_to_org_that_vanished_is_forgotten(staff_client, acme):
     assert SESSION_KEY not in staff_client.session
 
 
-def test_staff_without_membership_may_switch_but_only_with_permissions(
+def test_staff_members_without_model_permissions_see_nothing_of_their_org(
     client, acme, globex, caplog
 ):
-    """Invariant 7: staff are internal; switching needs no membership, and is logged.
+    """Switching needs a membership (or act_for_any_org), and is logged.
 
     What staff may then do is Django's model permissions: a staff member without any sees
     nothing of the org they switched to.
     """
-    clerk = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
+    clerk = member(globex, "clerk", "viewer")
+    clerk.is_staff = True
+    clerk.save(update_fields=["is_staff"])
     client.force_login(clerk)
     with caplog.at_level(logging.INFO, logger="productgraph.audit"):
         switch(client, globex.org.pk)
     assert client.session[SESSION_KEY] == globex.org.pk
-    assert [r.getMessage() for r in caplog.records if r.name == "productgraph.audit"] == [
-        f"admin org switch user=clerk from_org=None to_org={globex.org.pk}"
+    lines = [r.getMessage() for r in caplog.records if r.name == "productgraph.audit"]
+    assert [line.rsplit(" at=", 1)[0] for line in lines] == [
+        f"admin org switch user=clerk from_org=None to_org={globex.org.pk} via=membership"
     ]
     for url in [
         "/admin/orgs/project/",
@@ -223,12 +227,15 @@ def test_staff_without_membership_may_switch_but_only_with_permissions(
 def test_staff_who_may_only_view_cannot_run_the_actions_that_write(client, acme):
     from django.contrib.auth.models import Permission
 
-    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer = member(acme, "viewer", "viewer")  # may switch to acme
+    viewer.is_staff = True
+    viewer.save(update_fields=["is_staff"])
     viewer.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_apikey", "view_journey"])
     )
     client.force_login(viewer)
     switch(client, acme.org.pk)
+    assert client.session[SESSION_KEY] == acme.org.pk
     for url, action in [
         ("/admin/orgs/apikey/", "revoke_keys"),
         ("/admin/journeys/journey/", "refresh"),

@@ -89,7 +89,7 @@ def test_slow_clients_do_not_starve_health(live):
             client = socket.create_connection(("127.0.0.1", live.port))
             client.sendall(
                 b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 100000\r\n\r\n{\"events\": ["
+                b'Content-Length: 100000\r\n\r\n{"events": ['
             )
             held.append(client)
         time.sleep(0.5)
@@ -140,7 +140,7 @@ def test_unknown_paths_and_methods_answer_json(live):
 
 def test_an_oversized_event_body_is_413_json_without_being_read(live, committed):
     tenant = make_tenant("acme")
-    status, headers, body = _request(
+    status, _, body = _request(
         live,
         "POST",
         "/v1/events",
@@ -208,6 +208,16 @@ def test_120000_typename_aliases_answer_json_quickly_on_the_server(live, committ
         "query_too_large"
     ]
     assert time.monotonic() - started < 5  # generous: the attack held a worker for 9.9 s
+
+
+def test_a_csrf_failure_answers_in_the_json_envelope(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/login/", {"username": "x"})
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "forbidden"
+    assert "CSRF" in response.json()["error"]["message"]
 
 
 # --- the front itself, in this process (gevent, no monkey patching needed) ---------------
@@ -289,4 +299,4 @@ def test_make_run_binds_loopback_unless_told_otherwise():
     procfile = (Path(BASE_DIR) / "Procfile").read_text()
     web = next(line for line in procfile.splitlines() if line.startswith("web:"))
     assert "--bind ${BIND_HOST:-127.0.0.1}:" in web
-    assert "0.0.0.0" not in web
+    assert "0.0.0.0" not in web  # noqa: S104 - the address must not be there
