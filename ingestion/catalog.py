@@ -63,7 +63,8 @@ FIELDS: tuple[Field, ...] = (
     Field("session.id", "session_id", "string", required=True, min_length=1, max_length=255),
     Field("event.type", "event_type", "string", required=True, choices=EVENT_TYPES),
     Field("event.timestamp", "timestamp", "timestamp", required=True,
-          description="RFC 3339 with offset; at most 24 h after the server receives it"),
+          description="RFC 3339 with offset; at most 24 h after the server receives it; "
+                      "not older than the organization's retention (api.md)"),
     _s("user.id", "user_id", 255),
     _s("user.anonymous_id", "anonymous_id", 255),
     _s("event.name", "event_name", 255),

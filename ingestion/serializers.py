@@ -21,7 +21,8 @@ from ingestion.validation import EventError, Project, ValidEvent, validate_event
 class EventBatchSerializer(serializers.BaseSerializer):
     """Validate a batch's events: the valid ones, and every problem of every other one.
 
-    Context: `project` (a `validation.Project`) and `received_at`. A batch is never invalid
+    Context: `project` (a `validation.Project`), `received_at` and `not_before` (the start
+    of the org's retention). A batch is never invalid
     as a whole here (the request-level checks come before): `to_internal_value` returns
     `(valid events, errors in index order)`.
     """
@@ -29,10 +30,13 @@ class EventBatchSerializer(serializers.BaseSerializer):
     def to_internal_value(self, data: list[Any]) -> tuple[list[ValidEvent], list[EventError]]:
         project: Project = self.context["project"]
         received_at: datetime = self.context["received_at"]
+        not_before: datetime = self.context["not_before"]
         valid: list[ValidEvent] = []
         errors: list[EventError] = []
         for index, raw in enumerate(data):
-            event, problems = validate_event(index, raw, project=project, received_at=received_at)
+            event, problems = validate_event(
+                index, raw, project=project, received_at=received_at, not_before=not_before
+            )
             if event is not None:
                 valid.append(event)
             errors.extend(problems)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from ingestion.retention import retention_cutoff
 from ingestion.serializers import EventBatchSerializer
 from ingestion.validation import EventError, Project, ValidEvent
 from ingestion.writer import events_write
@@ -34,10 +35,17 @@ class IngestResult:
 
 
 def events_validate(
-    *, events: list[Any], project: Project, received_at: datetime
+    *, events: list[Any], project: Project, received_at: datetime, retention_days: int
 ) -> tuple[list[ValidEvent], list[EventError]]:
-    """Validate a batch; return the valid events and every error, in index order."""
-    serializer = EventBatchSerializer(context={"project": project, "received_at": received_at})
+    """Validate a batch; return the valid events and every error, in index order.
+
+    An event older than the org's retention (`retention_days` before `received_at`, the
+    cut-off `purge_events` deletes before) is an error of its own, never stored.
+    """
+    not_before = retention_cutoff(now=received_at, days=retention_days)
+    serializer = EventBatchSerializer(
+        context={"project": project, "received_at": received_at, "not_before": not_before}
+    )
     return serializer.to_internal_value(events)
 
 
@@ -48,10 +56,16 @@ def events_ingest(
     project: Project,
     events: list[Any],
     received_at: datetime,
+    retention_days: int,
     user_agent: str | None,
 ) -> IngestResult:
-    """Store a batch's valid events exactly once, in the caller's transaction and org."""
-    valid, errors = events_validate(events=events, project=project, received_at=received_at)
+    """Store a batch's valid events exactly once, in the caller's transaction and org.
+
+    `retention_days` is the org's (`Organization.retention_days`): older events are refused.
+    """
+    valid, errors = events_validate(
+        events=events, project=project, received_at=received_at, retention_days=retention_days
+    )
     seen: set[str] = set()
     unique: list[ValidEvent] = []
     for event in valid:

@@ -48,17 +48,35 @@ _convert = msgspec.convert
 _astuple = msgspec.structs.astuple
 
 
+# Per-event error codes (api.md): what a client may branch on; the message says the rest.
+INVALID = "invalid"
+REQUIRED_MISSING = "required"
+TOO_OLD = "too_old"
+
+
 @dataclass(frozen=True)
 class EventError:
-    """One problem of one event: `{"index": 3, "field": "...", "message": "..."}`."""
+    """One problem of one event: `{"index": 3, "field": "...", "code": "...", "message": "..."}`."""
 
     index: int
     field: str | None
     message: str
+    code: str = INVALID
 
     def as_dict(self) -> dict[str, Any]:
         """Return the wire form of the error."""
-        return {"index": self.index, "field": self.field, "message": self.message}
+        return {
+            "index": self.index,
+            "field": self.field,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+class _TooOldMessage(str):
+    """The problem of a timestamp older than the org's retention: its error's code is `too_old`."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -149,8 +167,19 @@ def _serialized(value: Any, max_bytes: int | None) -> tuple[str | None, str | No
     return encoded.decode("utf-8"), None
 
 
-def parse_timestamp(value: Any, received_at: datetime) -> tuple[datetime | None, str | None]:
-    """Parse an RFC 3339 timestamp with offset; reject the far future and the pre-1970."""
+def too_old(not_before: datetime) -> str:
+    """The message for an event older than the org's retention (its error's code: `too_old`)."""
+    cutoff = not_before.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return _TooOldMessage(
+        f"is too old: older than the organization's retention (events before {cutoff} are not kept)"
+    )
+
+
+def parse_timestamp(
+    value: Any, received_at: datetime, not_before: datetime
+) -> tuple[datetime | None, str | None]:
+    """Parse an RFC 3339 timestamp with offset; reject the far future, the pre-1970 and
+    what is older than `not_before` (the start of the org's retention)."""
     if not isinstance(value, str):
         return None, f"must be an RFC 3339 string, not {_json_type(value)}"
     if not _RFC3339.match(value):
@@ -171,6 +200,8 @@ def parse_timestamp(value: Any, received_at: datetime) -> tuple[datetime | None,
         return None, "is not a valid date and time"
     if parsed < EARLIEST:
         return None, "must not be before 1970-01-01T00:00:00Z"
+    if parsed < not_before:  # measured: 12.8 -> 13.0 us per generated event, validation only
+        return None, too_old(not_before)
     if parsed > received_at + _MAX_FUTURE:
         return None, "must not be more than 24 hours after the server's receive time"
     return parsed, None
@@ -242,7 +273,9 @@ _QuickEvent = msgspec.defstruct(
 )
 
 
-def _quick_values(raw: dict[str, Any], received_at: datetime) -> list[Any] | None:
+def _quick_values(
+    raw: dict[str, Any], received_at: datetime, not_before: datetime
+) -> list[Any] | None:
     """The values to store when the event is certainly valid, else None (not sure).
 
     Only for events whose serialization has no NUL and no lone surrogate. Measured on
@@ -260,7 +293,7 @@ def _quick_values(raw: dict[str, Any], received_at: datetime) -> list[Any] | Non
         value = values[position]
         if value is not None and value - value != 0.0:  # infinity or NaN
             return None
-    values[_TIMESTAMP], problem = parse_timestamp(values[_TIMESTAMP], received_at)
+    values[_TIMESTAMP], problem = parse_timestamp(values[_TIMESTAMP], received_at, not_before)
     if problem:
         return None
     for position in _JSON_POSITIONS:
@@ -272,12 +305,16 @@ def _quick_values(raw: dict[str, Any], received_at: datetime) -> list[Any] | Non
 
 
 def _exact_values(
-    index: int, raw: dict[str, Any], received_at: datetime, errors: list[EventError]
+    index: int,
+    raw: dict[str, Any],
+    received_at: datetime,
+    not_before: datetime,
+    errors: list[EventError],
 ) -> tuple[list[Any], dict[str, Any]]:
     """Check every key of the event; add each problem to `errors`; return values, extras."""
     for field in REQUIRED:
         if raw.get(field.key) is None:
-            errors.append(EventError(index, field.key, "is required"))
+            errors.append(EventError(index, field.key, "is required", REQUIRED_MISSING))
     # One pass over the keys the event has (not over all 45 fields): -13 % per batch.
     values: list[Any] = [None] * len(FIELDS)
     field_errors: list[tuple[int, EventError]] = []
@@ -292,20 +329,25 @@ def _exact_values(
             continue
         field = FIELDS[position]
         if field.kind == "timestamp":
-            checked, problem = parse_timestamp(value, received_at)
+            checked, problem = parse_timestamp(value, received_at, not_before)
         else:
             checked, problem = _CHECKS[field.kind](field, value)
         if problem:
-            field_errors.append((position, EventError(index, field.key, problem)))
+            code = TOO_OLD if isinstance(problem, _TooOldMessage) else INVALID
+            field_errors.append((position, EventError(index, field.key, problem, code)))
         values[position] = checked
     errors.extend(error for _, error in sorted(field_errors, key=lambda item: item[0]))
     return values, extra
 
 
 def validate_event(
-    index: int, raw: Any, *, project: Project, received_at: datetime
+    index: int, raw: Any, *, project: Project, received_at: datetime, not_before: datetime
 ) -> tuple[ValidEvent | None, list[EventError]]:
-    """Validate one event; return it ready to store, or every problem it has."""
+    """Validate one event; return it ready to store, or every problem it has.
+
+    `not_before` is the start of the org's retention (`retention.retention_cutoff` of the
+    receive time): an older event would be purged at the next run, so it is refused.
+    """
     if isinstance(raw, UnrepresentableEvent):
         return None, [EventError(index, None, OUT_OF_RANGE)]
     if not isinstance(raw, dict):
@@ -323,13 +365,13 @@ def validate_event(
         return None, [
             EventError(index, None, f"the event is {size} bytes; at most {MAX_EVENT_BYTES}")
         ]
-    quick = _quick_values(raw, received_at) if clean else None
+    quick = _quick_values(raw, received_at, not_before) if clean else None
     if quick is not None:
         values = quick
         # Most events have no extra keys: a superset test allocates nothing (0.8 -> 0.3 us).
         extra = {} if _RESERVED.issuperset(raw) else {k: raw[k] for k in raw if k not in _RESERVED}
     else:
-        values, extra = _exact_values(index, raw, received_at, errors)
+        values, extra = _exact_values(index, raw, received_at, not_before, errors)
     for key in PROJECT_KEYS:
         claimed = raw.get(key)
         if claimed is not None and claimed not in (project.public_id, project.slug):

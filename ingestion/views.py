@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from ingestion import body, ratelimit
 from ingestion.errors import IngestionErrorCode
-from ingestion.openapi import BATCH_REQUEST, ERROR_RESPONSE, INGEST_RESPONSE
+from ingestion.openapi import BATCH_REQUEST, ERROR_RESPONSE, INGEST_RESPONSE, RequiredBodySchema
 from ingestion.services import events_ingest
 from ingestion.validation import Project
 from orgs.authentication import ApiKeyAuthentication
@@ -47,6 +47,7 @@ class EventsView(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes: list = []  # the body is read, size-checked and decoded here
     http_method_names = ["post", "options"]
+    schema = RequiredBodySchema()
 
     def initial(self, request, *args, **kwargs):
         """405 before authentication (api.md's order): DRF authenticates first."""
@@ -137,6 +138,7 @@ class EventsView(APIView):
             project=Project(public_id=project.public_id, slug=project.slug),
             events=events,
             received_at=received_at,
+            retention_days=project.org.retention_days,  # read with the project, cached
             user_agent=user_agent,
         )
         logger.info(

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     REGISTRY,
@@ -181,10 +182,15 @@ def scrape_allowed(request: HttpRequest, *, token: str | None) -> bool:
     return _is_loopback(request.META.get("REMOTE_ADDR", ""))
 
 
+# Exempt from Django's CSRF check, which would refuse any other method (403, its page) before
+# the 405 below: the scrape authenticates by token or address, never by cookie.
+@csrf_exempt
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """GET /metrics: the Prometheus exposition, or a 403 in the error envelope."""
+    """GET /metrics: the Prometheus exposition; anything else in the error envelope."""
     if request.method not in ("GET", "HEAD"):
-        return error_response(405, ErrorCode.METHOD_NOT_ALLOWED, "Use GET.")
+        return error_response(
+            405, ErrorCode.METHOD_NOT_ALLOWED, "Use GET.", headers={"Allow": "GET, HEAD"}
+        )
     if not scrape_allowed(request, token=settings.METRICS_TOKEN):
         return error_response(
             403,

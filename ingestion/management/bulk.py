@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from ingestion.body import MAX_EVENTS, decode_event, json_problem
 from ingestion.services import IngestResult, events_ingest
+from ingestion.validation import INVALID
 from ingestion.validation import Project as ValidationProject
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
@@ -92,7 +93,7 @@ class BulkReport:
         errors = list(chunk.errors)
         if chunk.lines is not None:
             errors.extend(
-                {"line": chunk.lines[e["index"]], "field": e["field"], "message": e["message"]}
+                {"line": chunk.lines[e["index"]], **{k: v for k, v in e.items() if k != "index"}}
                 for e in result.errors
             )
             errors.sort(key=lambda e: e["line"])
@@ -258,6 +259,7 @@ def _ingest(project: Project, target: ValidationProject, chunk: Chunk) -> Ingest
             project=target,
             events=chunk.events,
             received_at=timezone.now(),
+            retention_days=project.org.retention_days,
             user_agent=chunk.user_agent,
         )
 
@@ -302,6 +304,7 @@ def ndjson_chunks(stream: IO[bytes], *, lines_per_chunk: int = MAX_EVENTS) -> It
                     {
                         "line": number,
                         "field": None,
+                        "code": INVALID,
                         "message": f"the line is longer than {MAX_LINE_BYTES} bytes",
                     }
                 )
@@ -312,10 +315,11 @@ def ndjson_chunks(stream: IO[bytes], *, lines_per_chunk: int = MAX_EVENTS) -> It
                 event = decode_event(line)
             except msgspec.DecodeError as exc:
                 message = f"invalid JSON: {json_problem(line, exc)}"
-                errors.append({"line": number, "field": None, "message": message})
+                errors.append({"line": number, "field": None, "code": INVALID, "message": message})
                 continue
             except (UnicodeDecodeError, RecursionError) as exc:
-                errors.append({"line": number, "field": None, "message": f"invalid JSON: {exc}"})
+                message = f"invalid JSON: {exc}"
+                errors.append({"line": number, "field": None, "code": INVALID, "message": message})
                 continue
             events.append(event)
             lines.append(number)

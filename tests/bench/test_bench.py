@@ -33,8 +33,11 @@ from ingestion.ddl import COPY_COLUMNS
 from ingestion.services import events_validate
 from ingestion.validation import Project
 from journeys.definitions import parse_definition
+from orgs.models import Organization
 
 PROJECT = Project(public_id="proj_bench", slug="bench")
+# The bench org's retention (the default): the bench's events must all be inside it.
+RETENTION_DAYS = Organization._meta.get_field("retention_days").default
 
 
 def _sent(events: list[dict[str, Any]], *, request: int = 0, passes: int = 0) -> list[dict]:
@@ -53,7 +56,9 @@ def test_bench_batches_pass_the_apps_validator(count):
     assert body.count(TOKEN.encode()) == count
     assert body.count(SESSION_TOKEN.encode()) == count
     now = datetime.now(UTC)
-    valid, errors = events_validate(events=_sent(events), project=PROJECT, received_at=now)
+    valid, errors = events_validate(
+        events=_sent(events), project=PROJECT, received_at=now, retention_days=RETENTION_DAYS
+    )
     assert errors == []
     assert len(valid) == count
     assert len({event.event_id for event in valid}) == count

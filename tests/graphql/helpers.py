@@ -11,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 
 from journeys.models import Journey
 from journeys.services import journey_save, journeys_refresh_project
-from orgs.models import Membership
+from orgs.models import MAX_RETENTION_DAYS, Membership
 from productgraph.tenancy.context import org_context
 from sessions import services as session_services
-from tests.ingestion.helpers import event, post
+from tests.ingestion.helpers import event, post, retention_set
 
 CHECKOUT_STEPS = [
     {"id": "cart", "name": "Cart", "match": [{"field": "page.path", "op": "eq", "value": "/cart"}]},
@@ -66,8 +66,15 @@ def hits(sqls: list[str], table: str) -> int:
     return sum(1 for sql in sqls if f'"{table}"' in sql or f" {table} " in sql)
 
 
+def keep_the_calendar(tenant) -> None:
+    """Let the tenant's org keep events as long as allowed: these tests query a fixed
+    calendar (2026-01-15, a Thursday), which ingestion refuses beyond the retention."""
+    retention_set(tenant.org.pk, MAX_RETENTION_DAYS)
+
+
 def visit(client, tenant, session_id: str, *paths: str, hour: int = 10, **fields: Any) -> None:
     """Store one page.view per path, a minute apart, in one session."""
+    keep_the_calendar(tenant)
     batch = []
     for minute, path in enumerate(paths):
         item = event(
@@ -84,6 +91,7 @@ def visit(client, tenant, session_id: str, *paths: str, hour: int = 10, **fields
 
 def send(client, tenant, *events: dict[str, Any]) -> None:
     """Store these events (built with tests.ingestion.helpers.event)."""
+    keep_the_calendar(tenant)
     response = post(client, tenant.ingest_key, {"events": list(events)})
     assert response.status_code == 202, response.content
 

@@ -496,7 +496,7 @@ def test_an_invalid_funnel_lists_its_problems(client, acme):
 
 def test_a_funnel_that_runs_too_long_is_query_timeout(client, acme, monkeypatch):
     # The real runner and its real statement timeout; only its SQL is made slow.
-    monkeypatch.setattr("journeys.graphql_types.ANALYTIC_STATEMENT_TIMEOUT_MS", 50)
+    monkeypatch.setattr("productgraph.graphql.limits.ANALYTIC_STATEMENT_TIMEOUT_MS", 50)
     monkeypatch.setattr(FunnelQuery, "to_sql", lambda self: ("SELECT pg_sleep(2)", []))
     body = gql(client, FUNNEL, {"steps": CART_PAY}, key=acme.secret_key).json()
     assert error_codes(body) == ["query_timeout"]

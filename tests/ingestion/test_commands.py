@@ -27,7 +27,7 @@ from ingestion.models import Event, EventKey
 from ingestion.partitions import partition_months
 from ingestion.tasks import ensure_partitions_task
 from ingestion.validation import OUT_OF_RANGE
-from orgs.models import Organization
+from orgs.models import MAX_RETENTION_DAYS, Organization
 from productgraph.tenancy.context import org_context
 from tests.conftest import Tenant, make_tenant
 from tests.ingestion.helpers import event
@@ -160,6 +160,13 @@ def test_generate_events_refuses_out_of_range_numbers(acme, flag, value):
         call_command("generate_events", "--project", "proj_acme", *sum(args.items(), ()))
 
 
+def test_generate_events_refuses_more_days_than_the_orgs_retention(acme):
+    Organization.objects.filter(pk=acme.org.pk).update(retention_days=3)
+    with pytest.raises(CommandError, match="--days 4 is beyond the organization's retention"):
+        call_command("generate_events", "--project", "proj_acme", "--sessions", "1", "--days", "4")
+    assert counts(acme) == (0, 0)
+
+
 def test_a_number_out_of_range_is_a_usage_error_exit_2_in_one_line():
     from tests.conftest import manage_py
 
@@ -210,9 +217,25 @@ def test_import_events_reports_a_number_out_of_range_as_the_api_does(acme, tmp_p
     path.write_bytes(huge + b"\n" + good + b"\n" + broken + b"\n")
     out = run_json(capsys, "import_events", "--project", "proj_acme", str(path))
     assert (out["accepted"], out["rejected"]) == (1, 2)
-    assert out["errors"][0] == {"line": 1, "field": None, "message": OUT_OF_RANGE}
+    assert out["errors"][0] == {"line": 1, "field": None, "code": "invalid", "message": OUT_OF_RANGE}
     assert out["errors"][1]["line"] == 3
     assert out["errors"][1]["message"].startswith("invalid JSON")
+
+
+def test_import_events_refuses_an_event_older_than_the_retention_as_the_api_does(
+    acme, tmp_path, capsys
+):
+    path = ndjson(
+        tmp_path / "old.ndjson",
+        event(event_id="old", event__timestamp=days_ago(91)),
+        event(event_id="kept", event__timestamp=days_ago(89)),
+    )
+    out = run_json(capsys, "import_events", "--project", "proj_acme", str(path))
+    assert (out["accepted"], out["rejected"]) == (1, 1)
+    [error] = out["errors"]
+    assert (error["line"], error["field"], error["code"]) == (1, "event.timestamp", "too_old")
+    assert error["message"].startswith("is too old: older than the organization's retention")
+    assert counts(acme) == (1, 1)
 
 
 def test_import_events_names_a_lone_surrogate_escape(acme, tmp_path, capsys):
@@ -322,13 +345,20 @@ def test_import_events_reads_standard_input_for_a_dash(acme, monkeypatch, capsys
 
 
 def seed_old_and_new(tenant: Tenant, tmp_path: Path, capsys) -> None:
+    """Import events 120, 60 and 5 days old, as while the org kept a year of them (imports
+    refuse what the org's retention would purge)."""
+    org = Organization.objects.filter(pk=tenant.org.pk)
+    kept = org.get().retention_days
+    org.update(retention_days=365)
     path = ndjson(
         tmp_path / f"{tenant.org.slug}.ndjson",
         event(event_id="old_1", event__timestamp=days_ago(120)),
         event(event_id="old_2", event__timestamp=days_ago(60)),
         event(event_id="new_1", event__timestamp=days_ago(5)),
     )
-    run_json(capsys, "import_events", "--project", tenant.project.public_id, str(path))
+    out = run_json(capsys, "import_events", "--project", tenant.project.public_id, str(path))
+    assert out["accepted"] == 3, out
+    org.update(retention_days=kept)
 
 
 def test_purge_events_for_acme_only_leaves_globex_old_events(acme, globex, tmp_path, capsys):
@@ -400,6 +430,7 @@ def test_a_month_already_in_the_default_partition_stays_there(acme, tmp_path, ca
 
     from ingestion import writer
 
+    Organization.objects.filter(pk=acme.org.pk).update(retention_days=MAX_RETENTION_DAYS)
     monkeypatch.setattr(writer, "_known_partitions", {date(1999, 1, 1)})
     old = event(event_id="old-1", event__timestamp="1999-01-15T10:00:00Z")
     path = ndjson(tmp_path / "a.ndjson", old)

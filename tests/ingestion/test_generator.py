@@ -57,7 +57,10 @@ def test_shards_together_are_exactly_the_unsharded_sessions():
 def test_every_generated_event_passes_the_api_validation():
     events = events_of(project_id="proj_acme")
     valid, errors = events_validate(
-        events=events, project=Project(public_id="proj_acme", slug="web"), received_at=NOW
+        events=events,
+        project=Project(public_id="proj_acme", slug="web"),
+        received_at=NOW,
+        retention_days=7,  # the days generated: none is older than a retention that long
     )
     assert errors == []
     assert len(valid) == len(events)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 from ingestion.catalog import FIELDS
 from ingestion.validation import Project, validate_event
-from tests.ingestion.helpers import post, stored
+from orgs.models import MAX_RETENTION_DAYS
+from tests.ingestion.helpers import post, retention_set, stored
 from tests.ingestion.strategies import events, invalid_value_for
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
+# The strategies' timestamps go back to 1971: an org keeping events as long as allowed.
+NOT_BEFORE = NOW - timedelta(days=MAX_RETENTION_DAYS)
 _EXAMPLES = itertools.count()
 PROJECT = Project(public_id="proj_acme", slug="web")
 
@@ -23,7 +26,7 @@ PROJECT = Project(public_id="proj_acme", slug="web")
 @settings(max_examples=200, deadline=None)
 @given(events())
 def test_generated_valid_events_pass_validation(raw):
-    valid, errors = validate_event(0, raw, project=PROJECT, received_at=NOW)
+    valid, errors = validate_event(0, raw, project=PROJECT, received_at=NOW, not_before=NOT_BEFORE)
     assert errors == [] and valid is not None
 
 
@@ -31,7 +34,7 @@ def test_generated_valid_events_pass_validation(raw):
 @given(events(), st.sampled_from(FIELDS), st.data())
 def test_a_mutated_field_is_rejected_with_that_field_named(raw, field, data):
     raw[field.key] = data.draw(invalid_value_for(field))
-    valid, errors = validate_event(0, raw, project=PROJECT, received_at=NOW)
+    valid, errors = validate_event(0, raw, project=PROJECT, received_at=NOW, not_before=NOT_BEFORE)
     assert valid is None
     assert field.key in {error.field for error in errors}
 
@@ -52,6 +55,7 @@ def test_valid_events_are_stored_field_for_field(client, acme, batch):
     # Examples share the test's transaction: make ids unique per example, or a shrunk id
     # repeated by a later example would (rightly) be a duplicate of an earlier one.
     example = next(_EXAMPLES)
+    retention_set(acme.org.pk, MAX_RETENTION_DAYS)  # the strategies' years are all kept
     for raw in batch:
         raw["event_id"] = f"{example}-{raw['event_id']}"
     response = post(client, acme.ingest_key, {"events": batch})
@@ -99,9 +103,11 @@ def test_the_quick_path_never_disagrees_with_the_exact_checks(raw, fields, data)
         clean = not _has_nul(_encode(raw))
     except (msgspec.EncodeError, UnicodeEncodeError, OverflowError, TypeError, RecursionError):
         clean = False
-    quick = _quick_values(raw, NOW) if clean else None
+    # A retention starting mid-range: both paths meet events on either side of it.
+    not_before = datetime(2000, 1, 1, tzinfo=UTC)
+    quick = _quick_values(raw, NOW, not_before) if clean else None
     errors: list = []
-    exact, _ = _exact_values(0, raw, NOW, errors)
+    exact, _ = _exact_values(0, raw, NOW, not_before, errors)
     if quick is not None:
         assert errors == []
         assert quick == exact

@@ -12,13 +12,16 @@ from ingestion.models import Event, EventKey
 from ingestion.retention import events_purge, retention_cutoff
 from ingestion.services import IngestResult, events_ingest
 from ingestion.validation import Project
+from orgs.models import MAX_RETENTION_DAYS
 from productgraph.tenancy.context import org_context
 from tests.conftest import Tenant
 from tests.ingestion.helpers import event
 
 
 def ingest(tenant: Tenant, *events: dict) -> IngestResult:
-    """Store events for `tenant` through the write path, in its org context."""
+    """Store events for `tenant` through the write path, in its org context, as stored
+    while the org kept events as long as allowed (ingestion refuses what its retention
+    would purge; here the purge is given its cut-off explicitly)."""
     with transaction.atomic(), org_context(tenant.org.pk):
         return events_ingest(
             org_id=tenant.org.pk,
@@ -26,6 +29,7 @@ def ingest(tenant: Tenant, *events: dict) -> IngestResult:
             project=Project(public_id=tenant.project.public_id, slug=tenant.project.slug),
             events=list(events),
             received_at=timezone.now(),
+            retention_days=MAX_RETENTION_DAYS,
             user_agent=None,
         )
 

@@ -8,14 +8,17 @@ import pytest
 
 from ingestion.catalog import EVENT_TYPES, FIELDS, MAX_ATTRIBUTES, MAX_EVENT_BYTES
 from ingestion.validation import Project, validate_event
-from tests.ingestion.helpers import event
+from orgs.models import MAX_RETENTION_DAYS
+from tests.ingestion.helpers import RECENT, event
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+NOW = RECENT + timedelta(hours=1)  # the default event is an hour old
+# An org keeping events as long as allowed: the other rules, alone (retention: its own tests).
+NOT_BEFORE = NOW - timedelta(days=MAX_RETENTION_DAYS)
 PROJECT = Project(public_id="proj_acme", slug="web")
 
 
-def check(raw):
-    return validate_event(0, raw, project=PROJECT, received_at=NOW)
+def check(raw, *, not_before=NOT_BEFORE):
+    return validate_event(0, raw, project=PROJECT, received_at=NOW, not_before=not_before)
 
 
 def problems(raw) -> list[tuple[str | None, str]]:
@@ -114,6 +117,31 @@ def test_up_to_24_hours_ahead_is_accepted_and_beyond_is_rejected():
     beyond = (NOW + timedelta(hours=24, seconds=1)).isoformat()
     assert problems(event(event__timestamp=within)) == []
     assert [f for f, _ in problems(event(event__timestamp=beyond))] == ["event.timestamp"]
+
+
+def test_an_event_older_than_the_retention_is_too_old_and_one_at_its_start_is_not():
+    start = NOW - timedelta(days=90)
+    older = event(event__timestamp=(start - timedelta(microseconds=1)).isoformat())
+    valid, errors = check(older, not_before=start)
+    assert valid is None
+    assert [(e.field, e.message.split(":")[0]) for e in errors] == [
+        ("event.timestamp", "is too old")
+    ]
+    assert start.isoformat().replace("+00:00", "Z") in errors[0].message
+    assert check(event(event__timestamp=start.isoformat()), not_before=start)[1] == []
+
+
+def test_a_too_old_event_reports_its_other_problems_too():
+    start = NOW - timedelta(days=90)
+    raw = event(event__timestamp="2001-01-01T00:00:00Z", event__type="nope")
+    valid, errors = check(raw, not_before=start)
+    assert valid is None
+    assert [e.field for e in errors] == ["event.type", "event.timestamp"]
+
+
+def test_before_1970_is_reported_as_such_whatever_the_retention():
+    [(field, message)] = problems(event(event__timestamp="1969-12-31T23:59:59Z"))
+    assert (field, message) == ("event.timestamp", "must not be before 1970-01-01T00:00:00Z")
 
 
 STRING_LIMITS = [f for f in FIELDS if f.kind == "string" and f.max_length and not f.choices]

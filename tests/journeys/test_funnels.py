@@ -96,6 +96,7 @@ def ingest(tenant: Tenant, events: Sequence[Mapping[str, Any]]) -> None:
             project=Project(public_id=tenant.project.public_id, slug=tenant.project.slug),
             events=list(events),
             received_at=RECEIVED,
+            retention_days=tenant.org.retention_days,
             user_agent="funnel tests",
         )
     assert result.rejected == 0, result.errors

@@ -15,7 +15,7 @@ from journeys.services import journey_save
 from journeys.tasks import refresh_org
 from productgraph.tenancy.context import org_context
 from sessions.services import sessions_close_idle
-from tests.ingestion.helpers import event, post
+from tests.ingestion.helpers import RECENT, event, post
 
 STEPS = [
     {"id": "cart", "name": "Cart", "match": [{"field": "page.path", "op": "eq", "value": "/cart"}]},
@@ -38,7 +38,7 @@ def visit(client, tenant, session, *paths):
         item = event(
             event_id=f"{session}-{minute}",
             page__path=path,
-            event__timestamp=f"2026-01-15T10:{minute:02}:00Z",
+            event__timestamp=(RECENT + timedelta(minutes=minute)).isoformat(),
         )
         item["session.id"] = session
         batch.append(item)

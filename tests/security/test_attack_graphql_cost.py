@@ -86,6 +86,27 @@ def test_analytic_fields_share_one_budget_and_answer_query_timeout_when_spent(
     assert "time budget" in body["errors"][0]["message"]
 
 
+def test_slow_funnels_stop_at_the_request_budget_not_five_statement_timeouts(
+    client, acme, monkeypatch
+):
+    # Case 3 scaled down 10x: each funnel's SQL sleeps past its statement timeout (1 s of a
+    # 1.5 s budget): the first is cancelled at 1 s, the second at what is left (0.5 s), the
+    # other three never run. Before the budget the five took 5 x 1 s.
+    from journeys.funnels import FunnelQuery
+
+    monkeypatch.setattr(limits, "ANALYTIC_STATEMENT_TIMEOUT_MS", 1_000)
+    monkeypatch.setattr(limits, "ANALYTIC_BUDGET_MS", 1_500)
+    monkeypatch.setattr(FunnelQuery, "to_sql", lambda self: ("SELECT pg_sleep(30)", []))
+    query = "{" + "".join(FUNNEL.format(n=n) for n in range(5)) + "}"
+    started = time.monotonic()
+    body = gql(client, query, key=acme.secret_key).json()
+    elapsed = time.monotonic() - started
+    assert error_codes(body) == ["query_timeout"] * 5
+    messages = [error["message"] for error in body["errors"]]
+    assert sum("time budget" in message for message in messages) == 3, messages
+    assert 1.4 < elapsed < 4.5  # 1.5 s of statements; five timeouts would be 5 s
+
+
 def test_an_analytic_field_gets_what_is_left_of_the_budget(monkeypatch):
     clock = [100.0]
     monkeypatch.setattr(limits.time, "monotonic", lambda: clock[0])

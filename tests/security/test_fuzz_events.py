@@ -10,7 +10,7 @@ documented 4xx.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from ingestion import body
 from ingestion.catalog import BY_KEY, FIELDS, PROJECT_KEYS
 from ingestion.validation import Project, ValidEvent, validate_event
-from tests.ingestion.helpers import event, post
+from tests.ingestion.helpers import RECENT, event, post
 
-RECEIVED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+RECEIVED_AT = RECENT + timedelta(hours=1)  # the helper's event is an hour old
+NOT_BEFORE = RECEIVED_AT - timedelta(days=90)  # the default retention
 PROJECT = Project(public_id="proj_acme", slug="web")
 # Where a per-event error may point (events.md, "Per-event error format"; docs/reference).
 ERROR_FIELDS = {None, "attributes", *BY_KEY, *PROJECT_KEYS}
@@ -84,7 +85,9 @@ def assert_documented(index: int, valid: ValidEvent | None, errors: list) -> Non
 @FAST
 @given(raw=JSON | st.dictionaries(KEYS, JSON, max_size=8) | near_valid_events())
 def test_validator_answers_any_json_with_a_valid_event_or_documented_errors(raw):
-    valid, errors = validate_event(3, raw, project=PROJECT, received_at=RECEIVED_AT)
+    valid, errors = validate_event(
+        3, raw, project=PROJECT, received_at=RECEIVED_AT, not_before=NOT_BEFORE
+    )
     assert_documented(3, valid, errors)
 
 

@@ -35,6 +35,7 @@ DOCUMENTED_CODES = {
     "method_not_allowed",
     "invalid_request",
     "query_too_deep",
+    "query_too_large",
     "page_size_too_large",
     "invalid_argument",
     "invalid_cursor",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,7 +13,7 @@ from django.db import transaction
 
 from productgraph.tenancy.context import org_context
 from sessions.models import Session
-from tests.ingestion.helpers import event, post
+from tests.ingestion.helpers import RECENT, RECENT_TIMESTAMP, event, post
 from tests.sessions.test_aggregation import sessions_of
 
 
@@ -21,11 +22,9 @@ def seed(client, tenant, session_id):
         event(
             event_id=f"{session_id}-b",
             page__path="/second",
-            event__timestamp="2026-01-15T10:31:00Z",
+            event__timestamp=(RECENT + timedelta(minutes=1)).isoformat(),
         ),
-        event(
-            event_id=f"{session_id}-a", page__path="/first", event__timestamp="2026-01-15T10:30:00Z"
-        ),
+        event(event_id=f"{session_id}-a", page__path="/first", event__timestamp=RECENT_TIMESTAMP),
     ]
     for item in batch:
         item["session.id"] = session_id
@@ -45,7 +44,8 @@ def test_aggregate_sessions_rebuilds_only_the_chosen_org(client, acme, globex, c
 
 def test_aggregate_sessions_since_and_errors(client, acme, capsys):
     seed(client, acme, "acme-s")
-    call_command("aggregate_sessions", "--since", "2026-02-01T00:00:00Z", "--json")
+    since = (RECENT + timedelta(hours=1)).isoformat()  # after the seeded session
+    call_command("aggregate_sessions", "--since", since, "--json")
     assert json.loads(capsys.readouterr().out)["sessions"] == 0
     with pytest.raises(CommandError):
         call_command("aggregate_sessions", "--org", "nope")

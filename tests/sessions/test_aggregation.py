@@ -14,7 +14,7 @@ from productgraph.tenancy.context import org_context
 from sessions import services, tasks
 from sessions.models import Session
 from tests.conftest import make_tenant
-from tests.ingestion.helpers import event, post
+from tests.ingestion.helpers import RECENT, event, post
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 
@@ -31,11 +31,16 @@ def fold(tenant, *session_ids: str) -> int:
         )
 
 
+def at(seconds: int) -> str:
+    """A time `seconds` after RECENT (over an hour ago: its sessions are idle, ended)."""
+    return (RECENT + timedelta(seconds=seconds)).isoformat()
+
+
 def seed_events(client, tenant, **extra):
     batch = [
-        event(event_id="1", page__path="/home", event__timestamp="2026-03-01T12:00:00Z"),
-        event(event_id="2", page__path="/pricing", event__timestamp="2026-03-01T12:00:30Z"),
-        event(event_id="3", event__type="error", event__timestamp="2026-03-01T12:01:00Z"),
+        event(event_id="1", page__path="/home", event__timestamp=at(0)),
+        event(event_id="2", page__path="/pricing", event__timestamp=at(30)),
+        event(event_id="3", event__type="error", event__timestamp=at(60)),
     ]
     return post(client, tenant.ingest_key, {"events": batch}, HTTP_USER_AGENT=CHROME, **extra)
 
@@ -47,7 +52,7 @@ def test_a_posted_batch_folds_into_one_session_with_the_right_values(client, acm
     assert (session.event_count, session.page_view_count, session.error_count) == (3, 2, 1)
     assert (session.entry_page, session.exit_page) == ("/home", "/pricing")
     assert session.duration_ms == 60_000
-    assert session.ended_at == session.last_event_at, "March is long idle: ended"
+    assert session.ended_at == session.last_event_at, "an hour idle: ended"
     assert not session.is_active
     assert (session.browser, session.os, session.device_type) == ("Chrome", "Windows", "desktop")
 
@@ -68,7 +73,7 @@ def test_refolding_is_idempotent_and_late_events_recompute(client, acme):
     seed_events(client, acme)
     fold(acme, "sess_001")
     fold(acme, "sess_001")
-    late = event(event_id="0", page__path="/landing", event__timestamp="2026-03-01T11:59:00Z")
+    late = event(event_id="0", page__path="/landing", event__timestamp=at(-60))
     post(client, acme.ingest_key, {"events": [late]})
     fold(acme, "sess_001")
     session = sessions_of(acme)["sess_001"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
@@ -11,7 +12,7 @@ from productgraph.celery import app
 from productgraph.keyspace import redis_key
 from sessions import services
 from tests.conftest import make_tenant
-from tests.ingestion.helpers import event, post
+from tests.ingestion.helpers import RECENT, event, post
 from tests.sessions.test_aggregation import sessions_of
 
 
@@ -25,8 +26,16 @@ def test_a_posted_batch_becomes_a_session_without_a_manual_step(committed):
     with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
         batch = [
             event(event_id="1", page__path="/home"),
-            event(event_id="2", page__path="/cart", event__timestamp="2026-01-15T10:31:00Z"),
-            event(event_id="3", page__path="/pay", event__timestamp="2026-01-15T10:32:00Z"),
+            event(
+                event_id="2",
+                page__path="/cart",
+                event__timestamp=(RECENT + timedelta(minutes=1)).isoformat(),
+            ),
+            event(
+                event_id="3",
+                page__path="/pay",
+                event__timestamp=(RECENT + timedelta(minutes=2)).isoformat(),
+            ),
         ]
         assert post(Client(), acme.ingest_key, {"events": batch}).status_code == 202
         deadline = time.monotonic() + 20

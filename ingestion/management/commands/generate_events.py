@@ -74,6 +74,11 @@ class Command(OpsCommand):
         project = project_find_in_all_orgs(public_id=options["project"])
         if project is None:
             raise CommandError(f"no project with public id {options['project']!r}")
+        retention = project.org.retention_days
+        if days > retention:  # validation would refuse the older events as too old
+            raise CommandError(
+                f"--days {days} is beyond the organization's retention of {retention} days"
+            )
 
         now = timezone.now()
 
