@@ -171,3 +171,21 @@ def test_a_usage_error_is_one_line_and_exits_2():
     assert done.stderr.strip().splitlines()[-1] == f"CommandError: {message}"
     assert "usage:" not in done.stderr
     assert json.loads(done.stdout) == {"error": {"code": "command_error", "message": message}}
+
+
+def test_seed_demo_curl_sends_an_event_that_is_stored(db, capsys, settings, tmp_path, client):
+    import json
+    import shlex
+
+    settings.PRODUCTGRAPH_DATA_DIR = tmp_path
+    printed = run_json(capsys, "seed_demo")
+    words = shlex.split(printed["curl"].replace("\\\n", " "))
+    body = words[words.index("-d") + 1]
+    response = client.post(
+        "/v1/events",
+        data=body,
+        content_type="application/json",
+        HTTP_X_PG_API_KEY=printed["ingest_key"],
+    )
+    assert response.status_code == 202
+    assert json.loads(response.content)["accepted"] == 1, response.content

@@ -12,6 +12,7 @@ import json
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from orgs.authentication import authenticate_key
 from orgs.services import OrgsError, api_key_issue, organization_create, project_create
@@ -65,12 +66,14 @@ class Command(OpsCommand):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(demo_keys))
         path.chmod(0o600)
+        # Now, to the second: an example older than the org's retention would be refused.
+        sent_at = timezone.now().replace(microsecond=0).isoformat().replace("+00:00", "Z")
         curl = (
             f"curl -i -X POST http://localhost:{options['port']}/v1/events \\\n"
             "  -H 'Content-Type: application/json' \\\n"
             f"  -H 'X-PG-API-Key: {demo_keys['ingest']}' \\\n"
             """  -d '{"events": [{"event_id": "evt_001", "session.id": "sess_001", """
-            """"event.type": "page.view", "event.timestamp": "2026-01-15T10:30:00Z", """
+            f""""event.type": "page.view", "event.timestamp": "{sent_at}", """
             """"page.path": "/home"}]}'"""
         )
         self.emit(
