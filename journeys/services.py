@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,12 +12,14 @@ from django.db import connection
 from django.utils import timezone
 
 from ingestion.selectors import session_event_dicts
-from journeys.conditions import fields_used, to_sql
+from journeys.conditions import DefinitionError, fields_used, to_sql
 from journeys.definitions import DEFAULT_TIMEOUT_MINUTES, JourneyDefinition, parse_definition
 from journeys.matching import match_session
 from journeys.models import Journey, SessionJourney
 from orgs.models import Project
 from sessions.models import Session
+
+logger = logging.getLogger(__name__)
 
 
 def definition_of(journey: Journey) -> JourneyDefinition:
@@ -80,7 +83,9 @@ def journeys_match_sessions(*, org_id: int, project_id: int, session_ids: Sequen
     journeys = list(Journey.objects.filter(org_id=org_id, project_id=project_id, is_active=True))
     if not journeys or not session_ids:
         return 0
-    definitions = [(journey, definition_of(journey)) for journey in journeys]
+    definitions = _matchable(journeys)
+    if not definitions:
+        return 0
     fields = {"gen_ai.journey.id", "gen_ai.journey.step.id"}
     for _, definition in definitions:
         fields |= fields_used(definition.entry) | fields_used(definition.exit)
@@ -144,6 +149,27 @@ def journeys_match_sessions(*, org_id: int, project_id: int, session_ids: Sequen
                 org_id=org_id, journey_id=journey_id, session_id__in=stale_ids
             ).delete()
     return len(rows)
+
+
+def _matchable(journeys: Iterable[Journey]) -> list[tuple[Journey, JourneyDefinition]]:
+    """The journeys with their definitions, leaving out any that validation now refuses.
+
+    A definition saved before a check was added (a look-around or a back-reference, refused
+    since patterns must run in linear time) is logged and not matched, rather than failing
+    every fold of its project; saving it with an accepted definition brings it back.
+    """
+    matchable = []
+    for journey in journeys:
+        try:
+            matchable.append((journey, definition_of(journey)))
+        except DefinitionError as exc:
+            logger.warning(
+                "journey %s (project %s) is not matched: its stored definition is refused: %s",
+                journey.key,
+                journey.project_id,
+                exc,
+            )
+    return matchable
 
 
 def _any_journey_event_sql(definitions: Sequence[JourneyDefinition], params: list[Any]) -> str:

@@ -16,12 +16,11 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    task_time_limit=300,
-    task_soft_time_limit=240,
+    # The time limits are settings (CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT).
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
     # A task a dead worker held is redelivered after this (kombu's Redis default: 1 hour);
-    # above the 300 s time limit, so a running task is never delivered twice.
+    # above every task's hard time limit, so a running task is never delivered twice.
     broker_transport_options={"visibility_timeout": 900},
     timezone="UTC",
 )

@@ -251,7 +251,20 @@ def test_what_postgresql_cannot_run_is_refused_by_validation(condition, named):
 
 @pytest.mark.parametrize(
     ("pattern", "text"),
-    [("a$", "a\n"), ("^a$", "a\n"), (".", "\n"), ("\\d", "٣"), ("[\\d]", "٣"), ("a\\Z", "a\n")],
+    [
+        ("a$", "a\n"),
+        ("^a$", "a\n"),
+        (".", "\n"),
+        ("\\d", "٣"),
+        ("[\\d]", "٣"),
+        ("a\\Z", "a\n"),
+        ("\\w", "²"),
+        ("\\w", "é"),
+        ("\\s", "\u00a0"),
+        ("\\s", "\u3000"),
+        ("\\x41a", "\u041a"),
+        ("\\u041a", "\u041a"),
+    ],
     ids=[
         "dollar-before-newline",
         "anchored-newline",
@@ -259,6 +272,12 @@ def test_what_postgresql_cannot_run_is_refused_by_validation(condition, named):
         "unicode-digit",
         "unicode-digit-in-class",
         "end-before-newline",
+        "superscript-is-no-word",
+        "accented-letter-is-word",
+        "no-break-space-is-no-space",
+        "ideographic-space-is-space",
+        "hex-escape-takes-every-digit",
+        "unicode-escape",
     ],
 )
 def test_python_and_postgresql_read_a_valid_regex_alike(client, acme, pattern, text):
