@@ -75,6 +75,34 @@ _MEMO_SIZE = 512
 _MEMO_TEXT_LENGTH = 256
 
 
+class _Brackets:
+    """Reads a pattern's pieces in order; `step` tells whether a piece stands inside a
+    bracket expression (`[...]`): the opening `[` does not, its closing `]` does, and a `]`
+    right after `[` or `[^` is a literal."""
+
+    def __init__(self) -> None:
+        self._read = 0
+        self._body = -1  # the step index of the expression's first piece, or -1 outside
+
+    @property
+    def inside(self) -> bool:
+        """True when the next piece stands inside a bracket expression."""
+        return self._body >= 0
+
+    def step(self, piece: str) -> bool:
+        """Read one piece; return whether it stands inside a bracket expression."""
+        index, self._read = self._read, self._read + 1
+        if self._body < 0:
+            if piece == "[":
+                self._body = index + 1
+            return False
+        if piece == "^" and index == self._body:
+            self._body += 1  # a negated class: `]` right after `[^` is still literal
+        elif piece == "]" and index > self._body:
+            self._body = -1
+        return True
+
+
 def _pattern_pieces(pattern: str) -> tuple[str, list[str]]:
     """Split a pattern into its leading flags (`i`, `x`) and its pieces (an escape is one).
 
@@ -87,23 +115,17 @@ def _pattern_pieces(pattern: str) -> tuple[str, list[str]]:
     if "x" not in letters:
         return letters, pieces
     kept: list[str] = []
-    class_body, comment = -1, False
+    brackets, comment = _Brackets(), False
     for piece in pieces:
         if comment:
             comment = piece != "\n"
             continue
-        if class_body >= 0:
-            if piece == "^" and len(kept) == class_body:
-                class_body += 1
-            elif piece == "]" and len(kept) > class_body:
-                class_body = -1
-        elif piece == "[":
-            class_body = len(kept) + 1
-        elif piece in _X_MODE_SPACE:
+        if not brackets.inside and piece in _X_MODE_SPACE:
             continue
-        elif piece == "#":
+        if not brackets.inside and piece == "#":
             comment = True
             continue
+        brackets.step(piece)
         kept.append(piece)
     return letters, kept
 
@@ -118,17 +140,10 @@ def re2_pattern(pattern: str) -> str:
     """
     letters, pieces = _pattern_pieces(pattern)
     out = ["(?i)"] if "i" in letters else []
-    class_body, index = -1, 0
+    brackets, index = _Brackets(), 0
     while index < len(pieces):
         piece, index = pieces[index], index + 1
-        inside = class_body >= 0
-        if inside:
-            if piece == "^" and index - 1 == class_body:
-                class_body += 1
-            elif piece == "]" and index - 1 > class_body:
-                class_body = -1
-        elif piece == "[":
-            class_body = index
+        inside = brackets.step(piece)
         if piece in ("\\x", "\\0", *_UNICODE_ESCAPES):
             digits, base = _escape_digits(piece, pieces[index:])
             index += len(digits)
@@ -341,17 +356,11 @@ def _regex_not_linear(pattern: str) -> str | None:
     (or an octal escape when it has fewer groups: write `\\x..` instead).
     """
     pieces = _REGEX_TOKENS.findall(pattern)
-    class_body = -1
+    brackets = _Brackets()
     for index, piece in enumerate(pieces):
-        if class_body >= 0:
-            if piece == "^" and index == class_body:
-                class_body += 1
-            elif piece == "]" and index > class_body:
-                class_body = -1
+        if brackets.step(piece):
             continue
-        if piece == "[":
-            class_body = index + 1
-        elif len(piece) == 2 and piece[0] == "\\" and piece[1] in "123456789":
+        if len(piece) == 2 and piece[0] == "\\" and piece[1] in "123456789":
             digits = "".join(itertools.takewhile(str.isdigit, pieces[index + 1 : index + 3]))
             return f"a back-reference ('{piece}{digits}')"
         elif piece in ("\\k", "\\g"):
@@ -379,24 +388,18 @@ def _regex_unportable(pattern: str) -> str | None:
     """
     pieces = _REGEX_TOKENS.findall(pattern)
     verbose = "x" in _pattern_pieces(pattern)[0]
-    class_body = -1  # index of the first piece inside an open bracket expression, or -1
+    brackets = _Brackets()
     for index, piece in enumerate(pieces):
         following = "".join(pieces[index + 1 : index + 3])
         if piece in ("\\b", "\\B", "\\N"):
             return f"'{piece}'"
-        if class_body >= 0:
+        if brackets.step(piece):
             if piece == "[" and following[:1] in (":", ".", "="):
                 return "a POSIX class like '[[:alpha:]]'"
             if piece in ("\\D", "\\S", "\\W"):
                 return f"'{piece}' inside brackets"
-            if piece == "^" and index == class_body:
-                class_body += 1  # a negated class: `]` right after `[^` is still literal
-            elif piece == "]" and index > class_body:
-                class_body = -1
             continue
-        if piece == "[":
-            class_body = index + 1
-        elif verbose and piece.isspace() and not piece.isascii():
+        if verbose and piece.isspace() and not piece.isascii():
             return f"a non-ASCII space (U+{ord(piece):04X}) in a (?x) pattern"
         elif piece == "(" and following[:1] == "?":
             rest = "".join(pieces[index + 2 : index + 12])
