@@ -217,7 +217,12 @@ def test_import_events_reports_a_number_out_of_range_as_the_api_does(acme, tmp_p
     path.write_bytes(huge + b"\n" + good + b"\n" + broken + b"\n")
     out = run_json(capsys, "import_events", "--project", "proj_acme", str(path))
     assert (out["accepted"], out["rejected"]) == (1, 2)
-    assert out["errors"][0] == {"line": 1, "field": None, "code": "invalid", "message": OUT_OF_RANGE}
+    assert out["errors"][0] == {
+        "line": 1,
+        "field": None,
+        "code": "invalid",
+        "message": OUT_OF_RANGE,
+    }
     assert out["errors"][1]["line"] == 3
     assert out["errors"][1]["message"].startswith("invalid JSON")
 
