@@ -3,12 +3,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularSwaggerView
 
 from orgs.graphql_auth import graphql_principal
 from productgraph import health, metrics
 from productgraph.api import handlers
-from productgraph.api.schema_view import SchemaView
+from productgraph.api.schema_view import DocsView, SchemaView
 from productgraph.graphql.view import GraphQLView
 from productgraph.schema import schema
 
@@ -17,7 +16,7 @@ urlpatterns = [
     path("ready", health.ReadyView.as_view(), name="ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
     path(
         "graphql",
         GraphQLView.as_view(schema=schema, authenticate=graphql_principal),

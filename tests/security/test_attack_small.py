@@ -75,3 +75,18 @@ def test_a_request_without_a_body_is_refused(client, acme):
     response = client.post("/v1/events", HTTP_X_PG_API_KEY=acme.ingest_key)
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("post", "/api/docs/", {}, 405),
+        ("get", "/api/docs/?format=xml", {}, 404),
+        ("get", "/api/docs/", {"HTTP_ACCEPT": "application/xml"}, 406),
+    ],
+)
+def test_the_swagger_page_answers_its_errors_in_json(client, db, method, path, headers, status):
+    response = getattr(client, method)(path, **headers)
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"]
