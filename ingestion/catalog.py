@@ -50,6 +50,10 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
+    # An integer field that takes any number and rounds it half-to-even (Python's round()):
+    # browsers measure durations with performance.now(), in fractional milliseconds, and
+    # the column stays a bigint (ADR 0002, "Fractional milliseconds").
+    rounded: bool = False
     description: str = ""
 
 
@@ -97,7 +101,8 @@ FIELDS: tuple[Field, ...] = (
     _s("api.method", "api_method", 10),
     _s("api.path", "api_path", 1024),
     Field("api.status_code", "api_status_code", "integer", minimum=100, maximum=599),
-    Field("api.duration_ms", "api_duration_ms", "integer", minimum=0, maximum=BIGINT_MAX),
+    Field("api.duration_ms", "api_duration_ms", "integer", minimum=0, maximum=BIGINT_MAX,
+          rounded=True),
     _s("error.type", "error_type", 255),
     Field("error.message", "error_message", "string", max_bytes=8 * KB),
     Field("error.stack", "error_stack", "string", max_bytes=64 * KB),
@@ -109,7 +114,7 @@ FIELDS: tuple[Field, ...] = (
     Field("performance.ttfb_ms", "performance_ttfb_ms", "number", minimum=0.0),
     _s("snapshot.url", "snapshot_url", 1024),
     _s("snapshot.viewport", "snapshot_viewport", 50),
-    Field("duration_ms", "duration_ms", "integer", minimum=0, maximum=BIGINT_MAX),
+    Field("duration_ms", "duration_ms", "integer", minimum=0, maximum=BIGINT_MAX, rounded=True),
     Field("metadata", "metadata", "object", max_bytes=16 * KB),
 )  # fmt: skip
 

@@ -26,7 +26,7 @@ def field_schema(field: Field) -> dict[str, Any]:
     elif field.kind == "timestamp":
         schema = {"type": "string", "format": "date-time"}
     elif field.kind in ("integer", "number"):
-        schema = {"type": field.kind}
+        schema = {"type": "number" if field.rounded else field.kind}
         if field.minimum is not None:
             schema["minimum"] = field.minimum
         if field.maximum is not None:

@@ -34,6 +34,8 @@ def _rule(field: Field) -> str:
         parts.append(f"{_num(field.minimum)} to {_num(field.maximum)}")
     elif field.minimum is not None:
         parts.append(f"≥ {_num(field.minimum)}")
+    if field.rounded:
+        parts.append("a fraction is rounded half-to-even (124.5 → 124, 125.5 → 126)")
     if field.description:
         parts.append(field.description)
     return "; ".join(parts)
@@ -56,6 +58,8 @@ def render() -> str:
     ]
     for field in FIELDS:
         kind = {"timestamp": "string (RFC 3339)", "json": "any JSON"}.get(field.kind, field.kind)
+        if field.rounded:
+            kind = "number"
         lines.append(
             f"| `{field.key}` | {kind} | {'yes' if field.required else ''} | {_rule(field)} "
             f"| `{field.column}` ({SQL_TYPES[field.kind]}) |"

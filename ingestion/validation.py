@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 import msgspec
 
 from ingestion.catalog import (
+    BIGINT_MAX,
     BY_KEY,
     FIELDS,
     IGNORED_KEYS,
@@ -128,11 +129,16 @@ def _check_string(field: Field, value: Any) -> tuple[Any, str | None]:
 def _check_number(field: Field, value: Any) -> tuple[Any, str | None]:
     integer = field.kind == "integer"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return None, f"must be {'an integer' if integer else 'a number'}, not {_json_type(value)}"
+        wanted = "an integer" if integer and not field.rounded else "a number"
+        return None, f"must be {wanted}, not {_json_type(value)}"
     if integer and not isinstance(value, int):
-        if not (math.isfinite(value) and value.is_integer()):
+        if not field.rounded and not (math.isfinite(value) and value.is_integer()):
             return None, f"must be an integer, not {value!r}"
-        value = int(value)
+        if not math.isfinite(value):
+            return None, "must be a finite number"
+        if field.minimum is not None and value < field.minimum:  # before rounding: -0.4 < 0
+            return None, f"must be at least {_plain(field.minimum)}"
+        value = round(value)  # half to even; an integral float is that integer
     if not integer and not _finite(value):
         return None, "must be a finite number"
     if field.minimum is not None and value < field.minimum:
@@ -237,6 +243,12 @@ _POSITION = {field.key: position for position, field in enumerate(FIELDS)}
 _RESERVED = frozenset(BY_KEY) | frozenset(PROJECT_KEYS) | frozenset(IGNORED_KEYS)
 _REQUIRED_POSITIONS = tuple(FIELDS.index(field) for field in REQUIRED)
 _NUMBER_POSITIONS = tuple(i for i, field in enumerate(FIELDS) if field.kind == "number")
+# (position, largest storable value) of the integer fields that round a fractional number.
+_ROUNDED = tuple(
+    (i, BIGINT_MAX if field.maximum is None else int(field.maximum))
+    for i, field in enumerate(FIELDS)
+    if field.rounded
+)
 _JSON_POSITIONS = tuple(i for i, field in enumerate(FIELDS) if field.kind in ("json", "object"))
 
 
@@ -256,7 +268,11 @@ def _quick_type(field: Field) -> Any:
             for name, limit in (("ge", field.minimum), ("le", field.maximum))
             if limit is not None
         }
-        return Annotated[base, msgspec.Meta(**bounds)] if bounds else base
+        quick = Annotated[base, msgspec.Meta(**bounds)] if bounds else base
+        if field.rounded:  # a float too, rounded by _quick_values; ints stay ints
+            floats: dict[str, Any] = {name: float(limit) for name, limit in bounds.items()}
+            return quick | (Annotated[float, msgspec.Meta(**floats)] if floats else float)
+        return quick
     if field.kind == "timestamp":
         return str  # parsed by parse_timestamp
     return Any  # JSON: serialized and measured by _check_json
@@ -293,6 +309,14 @@ def _quick_values(
         value = values[position]
         if value is not None and value - value != 0.0:  # infinity or NaN
             return None
+    for position, maximum in _ROUNDED:  # measured: +0.12 us per event, 0.4 with fractions
+        value = values[position]
+        if value.__class__ is float:
+            if value - value != 0.0:  # infinity or NaN
+                return None
+            value = values[position] = round(value)
+            if value > maximum:  # e.g. 2.0 ** 63, within the float bound, beyond a bigint
+                return None
     values[_TIMESTAMP], problem = parse_timestamp(values[_TIMESTAMP], received_at, not_before)
     if problem:
         return None

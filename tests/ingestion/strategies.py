@@ -41,7 +41,10 @@ def value_for(field: Field) -> st.SearchStrategy:
         limit = min(field.max_length or 200, 40)
         return st.text(_TEXT, min_size=max(field.min_length, 0), max_size=limit)
     if field.kind == "integer":
-        return st.integers(int(field.minimum or 0), int(min(field.maximum or 2**62, 2**62)))
+        integers = st.integers(int(field.minimum or 0), int(min(field.maximum or 2**62, 2**62)))
+        if field.rounded:  # a browser's fractional milliseconds
+            return integers | st.floats(field.minimum or 0.0, 1e12)
+        return integers
     if field.kind == "number":
         return st.floats(
             field.minimum or 0.0, field.maximum or 1e12, allow_nan=False, allow_infinity=False

@@ -281,6 +281,48 @@ def test_valid_events_are_stored_and_invalid_ones_listed(client, acme):
     assert sorted(r.event_id for r in stored(acme.org.pk)) == ["ok1", "ok2"]
 
 
+def test_a_browser_sdks_fractional_milliseconds_are_stored_rounded_half_to_even(client, acme):
+    # The exact shape a browser SDK sends: durations measured with performance.now().
+    sdk_event = {
+        "event_id": "6fc9294c-0000-4000-8000-000000000001",
+        "project_id": "proj_acme",
+        "session.id": "sess-mxdjmby6-1a098bcc",
+        "event.type": "api.response",
+        "event.timestamp": datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+        "event.sequence": 7,
+        "api.method": "POST",
+        "api.path": "/api/cart",
+        "api.status_code": 201,
+        "api.duration_ms": 23.599999999976717,
+        "duration_ms": 125.5,
+        "ui.viewport": "1280x720",
+        "user.anonymous_id": "a4b56be3-0000-4000-8000-000000000002",
+        "metadata": {"app_name": "shop", "environment": "test"},
+    }
+    events = [
+        sdk_event,
+        event(event_id="half-even", duration_ms=124.5, api__duration_ms=0.5),
+        event(event_id="negative", duration_ms=-0.4),
+        event(event_id="string", api__duration_ms="23.6"),
+        event(event_id="boolean", duration_ms=True),
+    ]
+    response = post(client, acme.ingest_key, {"events": events})
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (2, 3), body
+    assert [(e["index"], e["field"], e["code"], e["message"]) for e in body["errors"]] == [
+        (2, "duration_ms", "invalid", "must be at least 0"),
+        (3, "api.duration_ms", "invalid", "must be a number, not a string"),
+        (4, "duration_ms", "invalid", "must be a number, not a boolean"),
+    ]
+    rows = {row.event_id: row for row in stored(acme.org.pk)}
+    assert set(rows) == {sdk_event["event_id"], "half-even"}
+    sdk_row = rows[sdk_event["event_id"]]
+    assert (sdk_row.api_duration_ms, sdk_row.duration_ms) == (24, 126)
+    assert (sdk_row.api_status_code, sdk_row.sequence, sdk_row.ui_viewport) == (201, 7, "1280x720")
+    assert (rows["half-even"].duration_ms, rows["half-even"].api_duration_ms) == (124, 0)
+
+
 def test_all_rejected_is_still_202(client, acme):
     response = post(client, acme.ingest_key, {"events": [{"foo": 1}]})
     assert response.status_code == 202

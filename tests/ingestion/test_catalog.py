@@ -118,3 +118,14 @@ def test_the_event_table_has_its_brin_and_per_project_indexes(db):
 def test_the_api_docs_ui_is_served(client, db):
     page = client.get("/api/docs/")
     assert page.status_code == 200 and b"swagger" in page.content.lower()
+
+
+def test_every_millisecond_field_takes_a_browsers_fractional_number():
+    # performance.now() measures in fractional milliseconds: a `*_ms` field is a double, or
+    # an integer column that rounds (ADR 0002, "Fractional milliseconds").
+    for field in FIELDS:
+        if field.key.endswith("_ms"):
+            assert field.kind == "number" or field.rounded, field.key
+        if field.rounded:
+            assert field.kind == "integer" and field.maximum is not None, field.key
+            assert EVENT_SCHEMA["properties"][field.key]["type"] == "number", field.key

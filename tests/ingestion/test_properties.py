@@ -44,6 +44,8 @@ def _expected(field, value):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     if field.kind == "number":
         return float(value)
+    if field.rounded:
+        return round(value)
     return value
 
 

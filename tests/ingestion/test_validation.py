@@ -212,6 +212,63 @@ def test_integral_floats_are_integers():
     assert value_of(event(api__status_code=200.0), "api.status_code") == 200
 
 
+@pytest.mark.parametrize("key", ["duration_ms", "api.duration_ms"])
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        (125.5, 126),  # half to even: 126 is even
+        (124.5, 124),
+        (23.599999999976717, 24),
+        (0.5, 0),
+        (0.4, 0),
+        (-0.0, 0),
+        (200.0, 200),
+        (7, 7),
+        (9223372036854774784.0, 9223372036854774784),  # the largest double below 2**63
+    ],
+)
+def test_fractional_milliseconds_are_rounded_half_to_even(key, value, stored):
+    got = value_of(event(**{key.replace(".", "__"): value}), key)
+    assert got == stored and type(got) is int
+
+
+def test_the_quick_path_takes_fractional_milliseconds_itself():
+    # A browser SDK sends them on most events: they must not fall back to the exact checks.
+    from ingestion.validation import _quick_values
+
+    raw = event(duration_ms=125.5, api__duration_ms=23.599999999976717)
+    values = _quick_values(raw, NOW, NOT_BEFORE)
+    assert values is not None
+    keys = [field.key for field in FIELDS]
+    assert (values[keys.index("duration_ms")], values[keys.index("api.duration_ms")]) == (126, 24)
+
+
+@pytest.mark.parametrize("key", ["duration_ms", "api.duration_ms"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-0.4, "must be at least 0"),  # negative, though it would round to 0
+        (-1, "must be at least 0"),
+        (float("nan"), "must be a finite number"),
+        (float("inf"), "must be a finite number"),
+        (float("-inf"), "must be a finite number"),
+        (2.0**63, "must be at most 9223372036854775807"),  # rounds beyond a bigint
+        ("125.5", "must be a number, not a string"),
+        (True, "must be a number, not a boolean"),
+        ([125.5], "must be a number, not an array"),
+    ],
+)
+def test_durations_that_are_not_a_finite_non_negative_number_are_refused(key, value, message):
+    assert problems(event(**{key.replace(".", "__"): value})) == [(key, message)]
+
+
+def test_fields_that_are_counts_or_codes_still_refuse_fractions():
+    assert problems(event(event__sequence=7.5, api__status_code=200.5)) == [
+        ("event.sequence", "must be an integer, not 7.5"),
+        ("api.status_code", "must be an integer, not 200.5"),
+    ]
+
+
 def test_ui_state_keeps_strings_as_strings_and_any_json():
     assert value_of(event(ui__state__before="open"), "ui.state.before") == '"open"'
     assert value_of(event(ui__state__after={"a": [1, None]}), "ui.state.after") == '{"a":[1,null]}'
