@@ -52,7 +52,7 @@ Headers = list[tuple[str, str]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def error_document(status: int, code: str, message: str) -> bytes:
+def error_document(code: str, message: str) -> bytes:
     """The project's error envelope (productgraph.api.errors), as bytes."""
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
@@ -62,9 +62,9 @@ def _error(
     status: str,
     code: str,
     message: str,
-    extra: Headers = (),  # type: ignore[assignment]
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> list[bytes]:
-    body = error_document(int(status.split()[0]), code, message)
+    body = error_document(code, message)
     headers = [("Content-Type", _JSON), ("Content-Length", str(len(body))), *extra]
     start_response(status, headers)
     return [body]
@@ -95,7 +95,7 @@ class BufferedApplication:
                 "408 Request Timeout",
                 "request_timeout",
                 f"The body did not arrive within {BODY_TIMEOUT_SECONDS:g} s.",
-                [("Connection", "close")],
+                (("Connection", "close"),),
             )
         if not self._started:
             self._started = True
@@ -113,7 +113,7 @@ class BufferedApplication:
                 "request_timeout",
                 f"The request was not answered within {RESPONSE_TIMEOUT_SECONDS:g} s; "
                 "retry later, or ask for less.",
-                [("Retry-After", str(RETRY_AFTER_SECONDS))],
+                (("Retry-After", str(RETRY_AFTER_SECONDS)),),
             )
         start_response(status, headers)
         return [body]
@@ -181,7 +181,7 @@ _ERROR_CODES = {403: "forbidden", 500: "internal_error", 501: "not_implemented"}
 def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's `util.write_error`, answering in the JSON envelope instead of HTML."""
     code = _ERROR_CODES.get(status_int, "invalid_request")
-    body = error_document(status_int, code, (mesg or reason)[:500])
+    body = error_document(code, (mesg or reason)[:500])
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
         f"Content-Type: {_JSON}\r\nContent-Length: {len(body)}\r\n\r\n"
