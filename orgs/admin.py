@@ -10,10 +10,9 @@ from django.contrib import admin, messages
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
 
 from orgs import services
-from orgs.admin_org import admin_org_id, audit
+from orgs.admin_org import admin_org_id, audit, audit_time
 from orgs.models import ApiKey, Membership, Organization, Project
 
 
@@ -122,7 +121,7 @@ class ApiKeyAdmin(TenantAdmin):
                 "admin api key refused user=%s org=%s at=%s reason=not_a_member",
                 request.user.get_username(),
                 admin_org_id(request),
-                timezone.now().isoformat(),
+                audit_time(),
             )
             self.message_user(request, f"No key was created: {exc}.", level=messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())

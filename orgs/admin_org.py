@@ -64,7 +64,8 @@ def admin_access(user, org_id: int) -> Access | None:
     return None
 
 
-def _now() -> str:
+def audit_time() -> str:
+    """The `at=` of an audit line: now, UTC, ISO 8601."""
     return timezone.now().isoformat()
 
 
@@ -93,7 +94,7 @@ class AdminOrgMiddleware:
                 "admin org access withdrawn user=%s org=%s at=%s reason=not_a_member",
                 user.get_username(),
                 org_id,
-                _now(),
+                audit_time(),
             )
             messages.error(
                 request,
@@ -126,7 +127,10 @@ def switch_org(request):
         request.session.pop(SESSION_KEY, None)
         messages.info(request, "No organization selected: tenant pages are empty.")
         audit.info(
-            "admin org switch user=%s from_org=%s to_org=None at=%s", username, previous, _now()
+            "admin org switch user=%s from_org=%s to_org=None at=%s",
+            username,
+            previous,
+            audit_time(),
         )
     elif (access := admin_access(request.user, org.pk)) is None:
         messages.error(
@@ -139,7 +143,7 @@ def switch_org(request):
             username,
             previous,
             org.pk,
-            _now(),
+            audit_time(),
         )
     else:
         request.session[SESSION_KEY] = org.pk
@@ -150,7 +154,7 @@ def switch_org(request):
             previous,
             org.pk,
             access,
-            _now(),
+            audit_time(),
         )
     target = request.POST.get("next") or reverse("admin:index")
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):

@@ -226,9 +226,7 @@ def request_statement_timeout(*, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 @contextmanager
-def statement_timeout(
-    milliseconds: int = ANALYTIC_STATEMENT_TIMEOUT_MS, *, using: str = DEFAULT_DB_ALIAS
-) -> Iterator[None]:
+def statement_timeout(milliseconds: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Run the block in a savepoint whose statements PostgreSQL cancels after `milliseconds`.
 
     The timeout is set transaction-locally (`set_config(..., true)`; `SET LOCAL` cannot take
