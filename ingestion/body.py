@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import msgspec
+from django.http import HttpRequest
 
 from ingestion.errors import IngestionErrorCode
 from ingestion.validation import UnrepresentableEvent
@@ -14,17 +15,25 @@ from ingestion.validation import UnrepresentableEvent
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_EVENTS = 1000
 _CHUNK = 64 * 1024
-_JSON_TYPES = ("application/json", "text/plain")
+JSON_TYPES = ("application/json", "text/plain")
 
 
 class BodyError(Exception):
     """A whole-request problem: HTTP status, stable code, message."""
 
-    def __init__(self, status: int, code: IngestionErrorCode, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
 
 def too_large() -> BodyError:
@@ -80,15 +89,70 @@ def gunzip_limited(data: bytes) -> bytes:
         raise BodyError(400, IngestionErrorCode.INVALID_JSON, "The gzip body is corrupt.") from exc
 
 
-def check_content_type(content_type: str) -> None:
-    """415 unless the media type is JSON or text/plain (what sendBeacon sends)."""
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type not in _JSON_TYPES:
+def media_type_of(content_type: str) -> str:
+    """`application/json; charset=utf-8` -> `application/json`."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def check_content_type(
+    content_type: str,
+    accepted: tuple[str, ...] = JSON_TYPES,
+    hint: str = "Send Content-Type: application/json (or text/plain).",
+) -> str:
+    """Return the media type; 415 unless it is one of `accepted` (by default JSON or
+    text/plain, what sendBeacon sends)."""
+    media_type = media_type_of(content_type)
+    if media_type not in accepted:
+        raise BodyError(415, IngestionErrorCode.UNSUPPORTED_MEDIA_TYPE, hint)
+    return media_type
+
+
+def read_request_body(
+    request: HttpRequest,
+    accepted: tuple[str, ...] = JSON_TYPES,
+    hint: str = "Send Content-Type: application/json (or text/plain).",
+) -> tuple[bytes, str]:
+    """Read a door's body: return (the bytes, decompressed, and the media type).
+
+    api.md's order: 413 (the declared length, the bytes read, or too large once
+    decompressed), then 415 (an encoding other than gzip, a media type not `accepted`),
+    then 400 (a gzip body that is corrupt).
+    """
+    meta = request.META
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0) or None
+    except ValueError:
+        length = None
+    check_length(length)
+    raw = read_limited(_body_stream(request, length))
+    encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding not in ("", "identity", "gzip"):
         raise BodyError(
             415,
             IngestionErrorCode.UNSUPPORTED_MEDIA_TYPE,
-            "Send Content-Type: application/json (or text/plain).",
+            "Content-Encoding must be gzip or absent.",
         )
+    corrupt: BodyError | None = None
+    if encoding == "gzip":
+        try:
+            raw = gunzip_limited(raw)
+        except BodyError as exc:
+            if exc.status != 400:  # too large once decompressed: 413 comes first
+                raise
+            corrupt = exc  # not gzip: a 400, which a wrong content type outranks
+    media_type = check_content_type(meta.get("CONTENT_TYPE", ""), accepted, hint)
+    if corrupt is not None:
+        raise corrupt
+    return raw, media_type
+
+
+def _body_stream(request: HttpRequest, length: int | None) -> IO[bytes]:
+    """Where to read the body from. Django reads nothing without a Content-Length, so a
+    chunked body (a client streaming gzip, say) is read from the server's own input, which
+    gunicorn de-chunks up to the body's end."""
+    if length is None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return request.META["wsgi.input"]
+    return request  # type: ignore[return-value]
 
 
 def _decode_event_by_event(raw: bytes) -> Any:
@@ -104,7 +168,10 @@ def _decode_event_by_event(raw: bytes) -> Any:
         listed = msgspec.json.decode(body.get("events", b"null"), type=list[msgspec.Raw])
     except msgspec.ValidationError:
         return {}  # no list of events
-    return {"events": [decode_event(event) for event in listed]}
+    decoded: dict[str, Any] = {"events": [decode_event(event) for event in listed]}
+    if "api_key" in body:
+        decoded["api_key"] = decode_event(body["api_key"])
+    return decoded
 
 
 def decode_event(raw: bytes | msgspec.Raw) -> Any:
@@ -133,8 +200,17 @@ def json_problem(raw: bytes, exc: msgspec.DecodeError) -> str:
     return str(exc)
 
 
-def decode_batch(raw: bytes) -> list[Any]:
-    """Decode `{"events": [...]}`; return the events list or raise a 400."""
+class Batch(NamedTuple):
+    """A decoded `/v1/events` body: its events, and the key it carries (`api_key`) or None."""
+
+    events: list[Any]
+    api_key: str | None
+
+
+def decode_batch(raw: bytes) -> Batch:
+    """Decode `{"events": [...], "api_key": "pk_..."}` (the key is optional) or raise a 400.
+
+    A key that is not a string is kept as "" (an invalid key, never "no key")."""
     try:
         try:
             body = msgspec.json.decode(raw)
@@ -171,4 +247,5 @@ def decode_batch(raw: bytes) -> list[Any]:
             f"A batch holds at most {MAX_EVENTS} events; this one has {len(events)}. "
             "Nothing was stored.",
         )
-    return events
+    api_key = body.get("api_key")
+    return Batch(events, None if api_key is None else api_key if isinstance(api_key, str) else "")

@@ -60,7 +60,15 @@ EVENT_SCHEMA: dict[str, Any] = {
 BATCH_REQUEST: dict[str, Any] = {
     "type": "object",
     "required": ["events"],
-    "properties": {"events": {"type": "array", "maxItems": MAX_EVENTS, "items": EVENT_SCHEMA}},
+    "properties": {
+        "events": {"type": "array", "maxItems": MAX_EVENTS, "items": EVENT_SCHEMA},
+        "api_key": {
+            "type": "string",
+            "description": "The project's ingest key (pk_...), for a client that cannot set "
+            "headers (navigator.sendBeacon). Never a secret key; a header or ?api_key= key "
+            "that differs is a 400 conflicting_api_keys.",
+        },
+    },
     "additionalProperties": True,
 }
 

@@ -58,10 +58,13 @@ def events_ingest(
     received_at: datetime,
     retention_days: int,
     user_agent: str | None,
+    user_agents: dict[int, str] | None = None,
 ) -> IngestResult:
     """Store a batch's valid events exactly once, in the caller's transaction and org.
 
     `retention_days` is the org's (`Organization.retention_days`): older events are refused.
+    `user_agent` is stored with every event but those `user_agents` names by batch position
+    (a Segment message's own `context.userAgent`).
     """
     valid, errors = events_validate(
         events=events, project=project, received_at=received_at, retention_days=retention_days
@@ -73,7 +76,16 @@ def events_ingest(
             seen.add(event.event_id)
             unique.append(event)
     server = (org_id, project_id)
-    rows = [(*event.values, *server, event.attributes, received_at, user_agent) for event in unique]
+    rows = [
+        (
+            *event.values,
+            *server,
+            event.attributes,
+            received_at,
+            user_agents.get(event.position, user_agent) if user_agents else user_agent,
+        )
+        for event in unique
+    ]
     written = events_write(rows=rows, timestamps=[event.timestamp for event in unique])
     if written.sessions:
         sessions = written.sessions

@@ -89,9 +89,14 @@ SESSION_FOLD_DURATION = Histogram(
 class IngestOutcome(Protocol):
     """What a batch's result tells the metrics (ingestion's `IngestResult`)."""
 
-    accepted: int
-    duplicates: int
-    rejected: int
+    @property
+    def accepted(self) -> int: ...
+
+    @property
+    def duplicates(self) -> int: ...
+
+    @property
+    def rejected(self) -> int: ...
 
 
 def ingest_observed(outcome: IngestOutcome, *, body_bytes: int) -> None:

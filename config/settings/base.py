@@ -195,7 +195,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     # Described by orgs.openapi: X-PG-API-Key or Authorization: Bearer.
-    "AUTHENTICATION_WHITELIST": ["orgs.authentication.ApiKeyAuthentication"],
+    "AUTHENTICATION_WHITELIST": [
+        "orgs.authentication.ApiKeyAuthentication",
+        "orgs.authentication.IngestKeyAuthentication",
+    ],
 }
 
 # --- GraphQL (graphene-django) ----------------------------------------------------------------

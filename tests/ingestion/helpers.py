@@ -33,8 +33,10 @@ def event(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-def post(client, key: str | None, payload: Any, *, gzipped: bool = False, **extra):
-    """POST a batch to /v1/events like an SDK would."""
+def post(
+    client, key: str | None, payload: Any, *, gzipped: bool = False, path="/v1/events", **extra
+):
+    """POST a batch to /v1/events (or `path`: a query string, say) like an SDK would."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     headers = dict(extra)
     if key is not None:
@@ -43,7 +45,7 @@ def post(client, key: str | None, payload: Any, *, gzipped: bool = False, **extr
         body = gzip.compress(body)
         headers["HTTP_CONTENT_ENCODING"] = "gzip"
     headers.setdefault("content_type", "application/json")
-    return client.post("/v1/events", data=body, **headers)
+    return client.post(path, data=body, **headers)
 
 
 def stored(org_id: int, **filters: Any) -> list[Event]:

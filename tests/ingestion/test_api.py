@@ -562,13 +562,22 @@ def test_a_partition_is_made_for_the_earliest_and_latest_accepted_timestamps(cli
         assert cursor.fetchone()[0] == 0, "the default partition is only a safety net"
 
 
-def test_the_openapi_document_names_both_key_headers_text_plain_and_every_status(client, db):
+def test_the_openapi_document_names_every_key_place_text_plain_and_every_status(client, db):
     document = client.get("/api/schema/?format=json").json()
     operation = document["paths"]["/v1/events"]["post"]
-    assert operation["security"] == [{"ApiKeyHeader": []}, {"BearerKey": []}]
+    assert operation["security"] == [
+        {"ApiKeyHeader": []},
+        {"BearerKey": []},
+        {"ApiKeyQuery": []},
+        {"BasicKey": []},
+    ]
     schemes = document["components"]["securitySchemes"]
     assert schemes["ApiKeyHeader"]["name"] == "X-PG-API-Key"
     assert (schemes["BearerKey"]["type"], schemes["BearerKey"]["scheme"]) == ("http", "bearer")
+    assert (schemes["ApiKeyQuery"]["in"], schemes["ApiKeyQuery"]["name"]) == ("query", "api_key")
+    assert (schemes["BasicKey"]["type"], schemes["BasicKey"]["scheme"]) == ("http", "basic")
+    batch = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert "api_key" in batch["properties"]
     assert set(operation["requestBody"]["content"]) == {"application/json", "text/plain"}
     assert {"202", "400", "401", "403", "405", "413", "415", "429", "503"} <= set(
         operation["responses"]

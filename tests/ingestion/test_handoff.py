@@ -24,7 +24,7 @@ def test_committed_events_mark_their_sessions_once(committed):
 
 
 def test_a_rolled_back_request_marks_nothing(committed, monkeypatch):
-    from ingestion import views
+    from ingestion import door
 
     acme = make_tenant("acme")
     redis = redis_client()
@@ -34,7 +34,7 @@ def test_a_rolled_back_request_marks_nothing(committed, monkeypatch):
     def crash_after_ingest(*args, **kwargs):
         raise RuntimeError("crash after the write was queued, before the commit")
 
-    monkeypatch.setattr(views.logger, "info", crash_after_ingest)
+    monkeypatch.setattr(door.logger, "info", crash_after_ingest)
     response = post(Client(raise_request_exception=False), acme.ingest_key, {"events": [event()]})
     assert response.status_code == 500
     assert not redis.sunion(keys)

@@ -23,8 +23,14 @@ from productgraph.wsgi import application
 
 # docs/reference/api.md, "Checks, in order", plus the kernel's JSON 404 handler.
 DOCUMENTED_CODES = {
-    400: {"invalid_json", "invalid_body", "batch_too_large", "invalid_request"},
-    401: {"missing_api_key", "invalid_api_key"},
+    400: {
+        "invalid_json",
+        "invalid_body",
+        "batch_too_large",
+        "invalid_request",
+        "conflicting_api_keys",
+    },
+    401: {"missing_api_key", "invalid_api_key", "wrong_key_kind"},
     403: {"forbidden"},
     404: {"not_found"},
     405: {"method_not_allowed"},

@@ -73,7 +73,7 @@ def test_posted_batch_moves_the_ingestion_counters_exactly(client, acme, caplog)
     }
     lines = [record.getMessage() for record in caplog.records if record.name == "ingestion.views"]
     # One line per request (the request id is added by the log handler), no payload, no key.
-    assert lines == ["ingested project=proj_acme accepted=3 duplicates=1 rejected=2"]
+    assert lines == ["ingested project=proj_acme accepted=3 duplicates=1 rejected=2 door=events"]
     line = lines[0]
     assert acme.ingest_key not in line and "evt_" not in line and "sess_" not in line
 

@@ -95,7 +95,7 @@ def test_validator_answers_any_json_with_a_valid_event_or_documented_errors(raw)
 @given(raw=st.binary(max_size=200) | JSON.map(lambda value: json.dumps(value).encode()))
 def test_body_decoding_answers_any_bytes_with_events_or_a_documented_400(raw):
     try:
-        events = body.decode_batch(raw)
+        events = body.decode_batch(raw).events
     except body.BodyError as exc:
         assert exc.status == 400
         assert exc.code in {"invalid_json", "invalid_body", "batch_too_large"}

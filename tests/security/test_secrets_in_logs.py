@@ -9,6 +9,7 @@ prints the key it issues on purpose: that key may appear on stdout, and nowhere 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 
@@ -80,6 +81,13 @@ def test_no_secret_reaches_a_log_line(
     for key, status in [(issued, 202), (acme.secret_key, 202), (revoked, 401), (unknown, 401)]:
         assert post(client, key, batch).status_code == status
         assert post(client, None, batch, HTTP_AUTHORIZATION=f"Bearer {key}").status_code == status
+        if key.startswith("pk_"):  # the places a beacon puts an ingest key (api.md)
+            assert post(client, None, batch, path=f"/v1/events?api_key={key}").status_code == status
+            assert post(client, None, {**batch, "api_key": key}).status_code == status
+    basic = base64.b64encode(f"{issued}:".encode()).decode()
+    assert post(client, None, batch, HTTP_AUTHORIZATION=f"Basic {basic}").status_code == 202
+    refused = post(client, None, batch, path=f"/v1/events?api_key={acme.secret_key}")
+    assert refused.json()["error"]["code"] == "wrong_key_kind"
     assert post(client, issued[:-1], batch).status_code == 401
     assert post(client, issued + "\r\nX: 1", batch).status_code == 401
     graph = [(acme.secret_key, 200), (human, 200), (issued, 403), (revoked, 401), (unknown, 401)]
@@ -89,8 +97,11 @@ def test_no_secret_reaches_a_log_line(
     def crash(**_kwargs):
         raise RuntimeError("crash while a key is in scope")
 
-    monkeypatch.setattr("ingestion.views.events_ingest", crash)
+    monkeypatch.setattr("ingestion.door.events_ingest", crash)
     failed = post(Client(raise_request_exception=False), acme.secret_key, batch)
+    assert failed.status_code == 500
+    in_query = f"/v1/events?api_key={globex.ingest_key}"
+    failed = post(Client(raise_request_exception=False), None, batch, path=in_query)
     assert failed.status_code == 500
 
     call_command("revoke_api_key", "--prefix", keys.prefix_of(issued), "--json")

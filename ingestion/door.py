@@ -1,0 +1,102 @@
+"""What every ingestion door shares once it holds events in our wire format (api.md).
+
+A door (`/v1/events`, OTLP/HTTP, the Segment spec) reads its body with
+`body.read_request_body`, maps what it reads to events, and hands them to `door_ingest`:
+the key's project, the rate limit, validation, the exactly-once write, the log line and the
+metrics are then the same for every door, so no door can store an event another would refuse.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from rest_framework import status
+
+from ingestion import ratelimit
+from ingestion.body import BodyError
+from ingestion.errors import IngestionErrorCode
+from ingestion.services import IngestResult, events_ingest
+from ingestion.validation import Project
+from orgs.authentication import ApiKeyPrincipal, AuthErrorCode
+from orgs.models import Project as ProjectRecord
+from orgs.selectors import project_get_cached
+from productgraph.metrics import ingest_observed
+
+MAX_USER_AGENT = 512
+logger = logging.getLogger("ingestion.views")  # operations.md names it; one line per batch
+
+
+def clean_user_agent(value: str) -> str | None:
+    """A User-Agent as stored with events: NULs dropped, at most 512 characters."""
+    return value.replace("\x00", "")[:MAX_USER_AGENT] or None
+
+
+def door_project(request: HttpRequest, principal: ApiKeyPrincipal) -> ProjectRecord:
+    """The key's project (cached, at most 5 s old), whose CORS origins now apply to the
+    answer; `BodyError` 401 when it was deleted since the key was looked up."""
+    project = project_get_cached(org_id=principal.org_id, project_id=principal.project_id)
+    if project is None:
+        raise BodyError(
+            status.HTTP_401_UNAUTHORIZED,
+            AuthErrorCode.INVALID_API_KEY,
+            "The key's project no longer exists.",
+        )
+    request.cors_allowed_origins = project.allowed_origins  # type: ignore[attr-defined]
+    return project
+
+
+def door_ingest(
+    request: HttpRequest,
+    *,
+    door: str,
+    principal: ApiKeyPrincipal,
+    project: ProjectRecord,
+    events: list[Any],
+    received_at: datetime,
+    body_bytes: int,
+    user_agents: dict[int, str] | None = None,
+) -> IngestResult:
+    """Store `events` for the key's project exactly once, or raise `BodyError` 429 (with
+    Retry-After; nothing stored) when the project is over its rate limit.
+
+    `door` names the door in the log line; `body_bytes` counts in the metrics. Every event
+    is stored with the request's User-Agent, but those `user_agents` names by position.
+    """
+    decision = ratelimit.consume(
+        project_id=project.pk, rate_per_second=project.rate_limit_per_second, cost=len(events)
+    )
+    if not decision.allowed:
+        raise BodyError(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            IngestionErrorCode.RATE_LIMITED,
+            f"Project over its limit of {project.rate_limit_per_second} events/s. "
+            "Nothing was stored.",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+    result = events_ingest(
+        org_id=principal.org_id,
+        project_id=project.pk,
+        project=Project(public_id=project.public_id, slug=project.slug),
+        events=events,
+        received_at=received_at,
+        retention_days=project.org.retention_days,  # read with the project, cached
+        user_agent=clean_user_agent(request.META.get("HTTP_USER_AGENT", "")),
+        user_agents={
+            position: agent
+            for position, value in (user_agents or {}).items()
+            if (agent := clean_user_agent(value)) is not None
+        },
+    )
+    logger.info(
+        "ingested project=%s accepted=%d duplicates=%d rejected=%d door=%s",
+        project.public_id,
+        result.accepted,
+        result.duplicates,
+        result.rejected,
+        door,
+    )
+    ingest_observed(result, body_bytes=body_bytes)
+    return result
