@@ -211,9 +211,11 @@ GRAPHENE = {
     "ATOMIC_MUTATIONS": False,  # the tenancy middleware's request transaction is enough
 }
 
-# CORS on /v1/events only (api.md); ingestion.cors applies each project's origin list.
-# Credentials are allowed because the view never authenticates by cookie.
-CORS_URLS_REGEX = r"^/v1/events/?$"
+# CORS on the ingestion doors only (api.md): /v1/events, OTLP's /v1/logs and /v1/traces (the
+# OpenTelemetry JS exporters run in browsers) and the Segment spec's calls (analytics.js).
+# ingestion.cors applies each project's origin list. Credentials are allowed because no
+# door authenticates by cookie.
+CORS_URLS_REGEX = r"^/v1/(events|logs|traces|batch|track|page|screen|identify|alias|group)/?$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = True
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]

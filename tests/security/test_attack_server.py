@@ -11,8 +11,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import os
-import secrets
 import socket
 import time
 from collections.abc import Iterator
@@ -20,43 +18,19 @@ from pathlib import Path
 
 import gevent
 import pytest
-from django.conf import settings
 
-from bench.server import Gunicorn, free_port
+from bench.server import Gunicorn
 from config.env import BASE_DIR
 from productgraph import server
-from tests.conftest import _test_urls, make_tenant
+from tests.conftest import make_tenant
+from tests.live import live_gunicorn
 
 
 @pytest.fixture(scope="module")
 def live(django_db_setup, tmp_path_factory) -> Iterator[Gunicorn]:
     """gunicorn with the production settings and worker on the test database."""
-    urls, _ = _test_urls()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_ADMIN_URL", "DEBUG")
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        DATABASE_URL=urls.runtime,
-        DATABASE_OWNER_URL=urls.owner,
-        REDIS_URL=settings.REDIS_URL,
-        LOG_LEVEL="WARNING",
-    )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    gunicorn = Gunicorn(
-        port=free_port(),
-        workers=2,
-        worker_class="productgraph.server.Worker",
-        threads=2,
-        env=env,
-        log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
-    )
-    gunicorn.start(cwd=BASE_DIR)
-    yield gunicorn
-    gunicorn.stop()
+    with live_gunicorn(tmp_path_factory.mktemp("gunicorn")) as gunicorn:
+        yield gunicorn
 
 
 def _request(live: Gunicorn, method: str, path: str, body: bytes = b"", **headers: str):
