@@ -6,7 +6,8 @@ compose, `make bench`); the command line sets everything else.
 The worker is `productgraph.server.Worker` (gevent, a request read whole before Django sees
 it; see that module): `threads` is its number of executors, the requests each worker
 process runs at once; `worker_connections` the connections it holds open, idle or slow
-ones included; a client must send its whole header within `keepalive` seconds.
+ones included; a client must send its whole header within `keepalive` seconds. The access
+log (`--access-logfile`) goes through `productgraph.access_log.AccessLogger`, which redacts keys.
 
 `prometheus_client` picks its storage when it is first imported, so the directory must be
 in the environment before any worker imports it: it is set here, in the master, when the
@@ -25,6 +26,8 @@ from pathlib import Path
 _PREFIX = "productgraph-metrics-"
 
 worker_class = "productgraph.server.Worker"
+# The access log never holds a key: not `?api_key=`, not the Basic user (productgraph.access_log).
+logger_class = "productgraph.access_log.AccessLogger"
 threads = 4
 worker_connections = 1000
 keepalive = 5

@@ -8,6 +8,7 @@ stopped answering. Case 3: a request that outlived the worker timeout got gunico
 
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import json
@@ -274,3 +275,31 @@ def test_make_run_binds_loopback_unless_told_otherwise():
     web = next(line for line in procfile.splitlines() if line.startswith("web:"))
     assert "--bind ${BIND_HOST:-127.0.0.1}:" in web
     assert "0.0.0.0" not in web  # noqa: S104 - the address must not be there
+
+
+def test_keys_outside_the_headers_never_reach_the_access_log(live, committed):
+    tenant = make_tenant("acme")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    batch = {"events": [{"event_id": "beacon-1", "session.id": "s1", "event.type": "custom",
+                         "event.timestamp": now}]}  # fmt: skip
+    body = json.dumps(batch).encode()
+    basic = base64.b64encode(f"{tenant.ingest_key}:".encode()).decode()
+    answers = [
+        _request(live, "POST", f"/v1/events?api_key={tenant.ingest_key}", body,
+                 **{"Content-Type": "text/plain", "Referer": f"http://shop/?api_key={tenant.ingest_key}"}),
+        _request(live, "POST", f"/v1/events?x=1&api%5Fkey={tenant.ingest_key}", body,
+                 **{"Content-Type": "text/plain"}),
+        _request(live, "POST", "/v1/events", body,
+                 **{"Content-Type": "application/json", "Authorization": f"Basic {basic}"}),
+        _request(live, "POST", "/v1/events",
+                 json.dumps({**batch, "api_key": tenant.ingest_key}).encode(),
+                 **{"Content-Type": "text/plain"}),
+    ]  # fmt: skip
+    assert [status for status, _, _ in answers] == [202] * 4, answers
+    deadline = time.monotonic() + 5
+    while (log := live.log_path.read_text()).count("POST /v1/events") < 4:
+        assert time.monotonic() < deadline, log
+        time.sleep(0.1)
+    assert tenant.ingest_key not in log
+    assert tenant.ingest_key[3:] not in log
+    assert "api_key=[redacted]" in log and "api%5Fkey=[redacted]" in log

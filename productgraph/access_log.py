@@ -1,0 +1,90 @@
+"""gunicorn's access log without credentials (api.md, "Keys without headers").
+
+An ingest key may travel in the query string (`?api_key=`, for beacons and pixels) and a
+Segment client sends its write key as the HTTP Basic user: both would land in gunicorn's
+access log, whose default format holds the request line (`%(r)s`), the Basic user
+(`%(u)s`) and the referer (`%(f)s`). `AccessLogger` (config/gunicorn.py's `logger_class`)
+rewrites every atom before any format sees it: the value of each `api_key` query parameter
+becomes `[redacted]`, however its name is percent-encoded, the user is `-`, and the
+credential headers (`Authorization`, `X-PG-API-Key`, `Cookie`) and their environ variables
+are `[redacted]` for a format that names them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import unquote_plus
+
+from gunicorn.glogging import Logger
+
+REDACTED = "[redacted]"
+QUERY_KEY = "api_key"  # orgs.authentication.QUERY_KEY_PARAMETER (the kernel imports no app)
+_CREDENTIAL_ATOMS = frozenset(
+    {
+        "{authorization}i",
+        "{x-pg-api-key}i",
+        "{cookie}i",
+        "{http_authorization}e",
+        "{http_x_pg_api_key}e",
+        "{http_cookie}e",
+    }
+)
+# One `name=value` pair of a query string (or of a URL in a referer): `&` or `;` separated.
+_PAIR = re.compile(r"(?P<name>[^?&;=\s#]+)=(?P<value>[^&;\s#]*)")
+
+
+def redact_query_keys(text: str) -> str:
+    """`GET /v1/events?api_key=pk_x&a=1` -> `GET /v1/events?api_key=[redacted]&a=1`.
+
+    Django reads `api%5Fkey` and `api_key` alike, so the name is compared decoded.
+    """
+    if "=" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        if unquote_plus(match["name"]).lower() == QUERY_KEY:
+            return f"{match['name']}={REDACTED}"
+        return match[0]
+
+    return _PAIR.sub(replace, text)
+
+
+def _redacted(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(redact_query_keys(arg) if isinstance(arg, str) else arg for arg in args)
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger whose access-log atoms and error lines carry no credential
+    (gunicorn's "Error handling request <uri>" holds the query string)."""
+
+    def critical(self, msg, *args, **kwargs) -> None:
+        super().critical(msg, *_redacted(args), **kwargs)
+
+    def error(self, msg, *args, **kwargs) -> None:
+        super().error(msg, *_redacted(args), **kwargs)
+
+    def warning(self, msg, *args, **kwargs) -> None:
+        super().warning(msg, *_redacted(args), **kwargs)
+
+    def info(self, msg, *args, **kwargs) -> None:
+        super().info(msg, *_redacted(args), **kwargs)
+
+    def debug(self, msg, *args, **kwargs) -> None:
+        super().debug(msg, *_redacted(args), **kwargs)
+
+    def exception(self, msg, *args, **kwargs) -> None:
+        super().exception(msg, *_redacted(args), **kwargs)
+
+    def log(self, lvl, msg, *args, **kwargs) -> None:
+        super().log(lvl, msg, *_redacted(args), **kwargs)
+
+    def atoms(self, resp, req, environ, request_time) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name, value in atoms.items():
+            if name in _CREDENTIAL_ATOMS:
+                atoms[name] = REDACTED
+            elif isinstance(value, str):
+                atoms[name] = redact_query_keys(value)
+        atoms["u"] = "-"  # the Basic user is a Segment client's write key
+        return atoms
