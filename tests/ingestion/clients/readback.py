@@ -10,7 +10,6 @@ from bench.server import Gunicorn
 from ingestion.catalog import FIELDS
 
 
-
 def _camel(column: str) -> str:
     head, *rest = column.split("_")
     return head + "".join(part.title() for part in rest)
