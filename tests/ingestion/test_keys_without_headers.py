@@ -1,0 +1,113 @@
+"""Issue 16, point 2: an ingest key where a client cannot set headers (api.md, "Keys without
+headers"): `navigator.sendBeacon` posts text/plain with no header of ours, a pixel only has
+a URL, a Segment client sends its write key as the Basic user."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests.ingestion.helpers import event, post, stored
+
+pytestmark = pytest.mark.django_db
+
+
+def beacon(client, payload, *, path="/v1/events", **headers):
+    """What `navigator.sendBeacon(url, JSON.stringify(payload))` sends: text/plain, no key."""
+    return client.post(path, data=json.dumps(payload), content_type="text/plain", **headers)
+
+
+def test_a_beacon_with_the_key_in_its_body_lands(client, acme):
+    response = beacon(client, {"api_key": acme.ingest_key, "events": [event(duration_ms=125.5)]})
+    assert response.status_code == 202, response.content
+    assert response.json()["accepted"] == 1
+    (row,) = stored(acme.org.pk)
+    assert (row.event_id, row.project_id, row.duration_ms) == ("evt_001", acme.project.pk, 126)
+
+
+def test_a_key_in_the_query_string_lands(client, acme):
+    response = beacon(client, {"events": [event()]}, path=f"/v1/events?api_key={acme.ingest_key}")
+    assert response.status_code == 202, response.content
+    assert [row.event_id for row in stored(acme.org.pk)] == ["evt_001"]
+
+
+def test_a_gzipped_body_may_carry_the_key(client, acme):
+    payload = {"api_key": acme.ingest_key, "events": [event()]}
+    response = post(client, None, payload, gzipped=True, content_type="text/plain")
+    assert response.status_code == 202, response.content
+
+
+def test_the_key_as_the_basic_user_lands(client, acme):
+    credentials = base64.b64encode(f"{acme.ingest_key}:".encode()).decode()
+    response = post(client, None, {"events": [event()]}, HTTP_AUTHORIZATION=f"Basic {credentials}")
+    assert response.status_code == 202, response.content
+
+
+@pytest.mark.parametrize("place", ["query", "body"])
+def test_a_secret_key_outside_the_headers_is_refused_and_nothing_stored(client, acme, place):
+    payload = {"events": [event()]}
+    if place == "body":
+        response = beacon(client, {**payload, "api_key": acme.secret_key})
+    else:
+        response = beacon(client, payload, path=f"/v1/events?api_key={acme.secret_key}")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "wrong_key_kind"
+    assert stored(acme.org.pk) == []
+
+
+@pytest.mark.parametrize("place", ["query", "body"])
+def test_a_header_key_and_a_different_second_key_are_a_400(client, acme, globex, place):
+    payload = {"events": [event()]}
+    if place == "body":
+        response = post(client, acme.ingest_key, {**payload, "api_key": globex.ingest_key})
+    else:
+        path = f"/v1/events?api_key={globex.ingest_key}"
+        response = post(client, acme.ingest_key, payload, path=path)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "conflicting_api_keys"
+    assert stored(acme.org.pk) == [] and stored(globex.org.pk) == []
+
+
+def test_the_same_key_twice_is_one_key(client, acme):
+    path = f"/v1/events?api_key={acme.ingest_key}"
+    response = post(client, acme.ingest_key, {"events": [event()], "api_key": acme.ingest_key},
+                    path=path)  # fmt: skip
+    assert response.status_code == 202, response.content
+
+
+def test_a_query_key_and_a_different_body_key_are_a_400(client, acme, globex):
+    path = f"/v1/events?api_key={acme.ingest_key}"
+    response = beacon(client, {"events": [event()], "api_key": globex.ingest_key}, path=path)
+    assert response.json()["error"]["code"] == "conflicting_api_keys"
+
+
+@pytest.mark.parametrize("key", ["pk_" + "A" * 40, "", 42, None, ["pk_x"]])
+def test_a_body_key_that_is_not_a_valid_key_is_401(client, acme, key):
+    payload = {"events": [event()], "api_key": key}
+    response = beacon(client, payload)
+    assert response.status_code == 401
+    expected = "missing_api_key" if key is None else "invalid_api_key"
+    assert response.json()["error"]["code"] == expected
+    assert stored(acme.org.pk) == []
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[]", b'{"events": 3}', json.dumps({"events": [{}] * 1001}).encode()]
+)
+def test_without_a_key_anywhere_a_bad_body_is_still_401_missing_api_key(client, body):
+    response = client.post("/v1/events", data=body, content_type="text/plain")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_api_key"
+
+
+def test_a_body_key_decides_the_project_like_a_header_key(client, acme, globex):
+    """globex's key in the body writes globex's project, never acme's, whatever the events say."""
+    events = [event(event_id="mine"), event(event_id="theirs", project_id="proj_acme")]
+    response = beacon(client, {"api_key": globex.ingest_key, "events": events})
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (1, 1), body
+    assert body["errors"][0]["field"] == "project_id"
+    assert [row.event_id for row in stored(globex.org.pk)] == ["mine"]
+    assert stored(acme.org.pk) == []
