@@ -22,6 +22,13 @@ OPTIONS: tuple[tuple[str, str, type, str, str], ...] = (
     ("threads", "BENCH_THREADS", int, "4", "requests at once per worker (executors, threads)"),
     ("clients", "BENCH_CLIENTS", int, "8", "concurrent clients of the load generator"),
     ("batches", "BENCH_BATCHES", str, "1,100,1000", "batch sizes of the closed-loop phases"),
+    (
+        "doors",
+        "BENCH_DOORS",
+        str,
+        "otlp_logs,segment",
+        "other doors measured with 1,000-event batches (bench.doors; empty: none)",
+    ),
     ("soak", "BENCH_SOAK", float, "0", "seconds of the memory soak (300: five minutes)"),
     ("ceiling-rows", "BENCH_CEILING_ROWS", int, "200000", "rows of the raw COPY ceiling"),
     (

@@ -38,7 +38,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.events import SESSION_TOKEN_BYTES, TOKEN_BYTES, batch_body, make_batches
+from bench.doors import DOORS, Door
+from bench.events import SESSION_TOKEN_BYTES, TOKEN_BYTES, make_batches
 
 ACKED, LOST, REFUSED = "acked", "lost", "refused"
 
@@ -200,9 +201,10 @@ def deliver(
         time.sleep(retry.wait(attempt, hint))
 
 
-def outcome(answer: tuple[int, bytes] | None, *, lost: bool) -> str:
-    """A request's outcome for the ledger: acked, lost (maybe stored) or refused."""
-    if answer is not None and answer[0] == 202:
+def outcome(answer: tuple[int, bytes] | None, *, lost: bool, success: int = 202) -> str:
+    """A request's outcome for the ledger: acked (the door's `success` status), lost (maybe
+    stored) or refused."""
+    if answer is not None and answer[0] == success:
         return ACKED
     return LOST if lost else REFUSED
 
@@ -223,18 +225,26 @@ TEMPLATE_EVENTS = 4000
 
 
 def build_requests(
-    *, host: str, port: int, path: str, key: str, project: str, sizes: list[int], seed: int
+    *,
+    host: str,
+    port: int,
+    path: str,
+    key: str,
+    project: str,
+    sizes: list[int],
+    seed: int,
+    door: Door = DOORS["events"],
 ) -> list[bytes]:
     """Return one client's complete requests, in order, tokens inside (see bench.events)."""
     requests = []
     for batch in make_batches(
         sizes=sizes, project_public_id=project, seed=seed, min_events=TEMPLATE_EVENTS
     ):
-        body = batch_body(batch.events)
+        body = door.encode(batch.events)
         head = (
             f"POST {path} HTTP/1.1\r\n"
             f"Host: {host}:{port}\r\n"
-            "Content-Type: application/json\r\n"
+            f"Content-Type: {door.content_type}\r\n"
             f"X-PG-API-Key: {key}\r\n"
             f"User-Agent: {batch.user_agent}\r\n"
             f"Content-Length: {len(body)}\r\n"
@@ -253,6 +263,7 @@ def run_client(
     plan: Plan,
     result: ClientResult,
     retry: RetryPolicy | None = None,
+    door: Door = DOORS["events"],
 ) -> None:
     """Send requests until the plan's end; record what happened from `measure_from` on."""
     # 8 + 3 hex digits; + 9 for a request = len(TOKEN), + 7 for a pass = len(SESSION_TOKEN)
@@ -282,10 +293,12 @@ def run_client(
         if not plan.interval:
             scheduled = time.perf_counter()
         reply, lost = deliver(connection, data, retry=retry, result=result)
-        answer = json.loads(reply[1]) if reply is not None and reply[0] == 202 else {}
+        answered = reply is not None and reply[0] == door.success
+        answer = door.read(reply[1], sizes[position]) if answered and reply else {}
         if retry is not None:
             rejected = sorted({error["index"] for error in answer.get("errors", [])})
-            result.ledger.append((token, outcome(reply, lost=lost), sizes[position], rejected))
+            ending = outcome(reply, lost=lost, success=door.success)
+            result.ledger.append((token, ending, sizes[position], rejected))
         if reply is None:
             time.sleep(0.05)  # a refused or reset connection must not spin
             continue
@@ -320,7 +333,12 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def summarize(
-    results: list[ClientResult], *, plan: Plan, batches: list[int], cpu_cores: float
+    results: list[ClientResult],
+    *,
+    plan: Plan,
+    batches: list[int],
+    cpu_cores: float,
+    door: Door = DOORS["events"],
 ) -> dict[str, Any]:
     """Merge the clients' results into the run's numbers."""
     window = plan.end - plan.measure_from
@@ -338,6 +356,7 @@ def summarize(
         for status, count in result.statuses.items():
             statuses[str(status)] = statuses.get(str(status), 0) + count
     return {
+        "door": door.name,
         "batch": batches[0] if len(batches) == 1 else batches,
         "clients": len(results),
         "mode": "paced" if plan.interval else "closed",
@@ -353,7 +372,9 @@ def summarize(
             "mean": round(sum(latencies) / len(latencies) * 1000, 2) if latencies else 0.0,
         },
         "statuses": statuses,
-        "non_202": sum(count for status, count in statuses.items() if status != "202"),
+        "non_success": sum(
+            count for status, count in statuses.items() if status != str(door.success)
+        ),
         "duplicates": sum(result.duplicates for result in results),
         "rejected": sum(result.rejected for result in results),
         "transport_errors": sum(result.transport_errors for result in results),
@@ -394,11 +415,13 @@ def write_ledger(results: list[ClientResult], path: str) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build the requests, run the clients, return the summary."""
     batches = [int(size) for size in str(args.batch).split(",")]
+    door = DOORS[args.door]
     per_client = [
         build_requests(
+            door=door,
             host=args.host,
             port=args.port,
-            path=args.path,
+            path=args.path or door.path,
             key=args.key,
             project=args.project,
             sizes=batches,
@@ -429,6 +452,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "plan": plan,
                 "result": results[index],
                 "retry": retry,
+                "door": door,
             },
             daemon=True,
             name=f"client-{index}",
@@ -441,7 +465,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for thread in threads:
         thread.join(timeout=args.warmup + args.duration + args.timeout + args.retry_grace + 5)
     cpu_cores = (time.process_time() - cpu_before) / (time.perf_counter() - start)
-    summary = summarize(results, plan=plan, batches=batches, cpu_cores=cpu_cores)
+    summary = summarize(results, plan=plan, batches=batches, cpu_cores=cpu_cores, door=door)
     if args.rate:
         summary["target_events_per_s"] = args.rate
     if args.ledger:
@@ -457,7 +481,8 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
     cli.add_argument("--host", default="127.0.0.1")
     cli.add_argument("--port", type=int, required=True)
-    cli.add_argument("--path", default="/v1/events")
+    cli.add_argument("--door", default="events", choices=sorted(DOORS), help="bench.doors")
+    cli.add_argument("--path", default="", help="default: the door's")
     cli.add_argument("--key", required=True, help="an ingest key of the project")
     cli.add_argument("--project", required=True, help="the project's public id (proj_...)")
     cli.add_argument("--batch", default="100", help="events per request, or a list: 1,100,1000")

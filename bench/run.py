@@ -90,12 +90,14 @@ def load(
     duration: float,
     warmup: float,
     rate: float = 0.0,
+    door: str = "events",
 ) -> dict[str, Any]:
-    """Run `python -m bench.load` once; return its summary."""
+    """Run `python -m bench.load` once through `door` (bench.doors); return its summary."""
     command = command_line(
         port=server.port,
         key=tenant.ingest_key,
         project=tenant.project_public_id,
+        door=door,
         batch=batch,
         clients=clients,
         duration=duration,
@@ -167,7 +169,7 @@ class Ingest:
     windows: list[list[float]] = field(default_factory=list)
 
     def __call__(
-        self, name: str, *, batch: str, duration: float, rate: float = 0.0
+        self, name: str, *, batch: str, duration: float, rate: float = 0.0, door: str = "events"
     ) -> dict[str, Any]:
         """Run the load; return the phase's numbers (with `sessions` when a worker runs)."""
         _analyze(self.tenant)
@@ -184,6 +186,7 @@ class Ingest:
                 duration=duration,
                 warmup=self.warmup,
                 rate=rate,
+                door=door,
             )
         finally:
             if self.watch is not None:
@@ -474,6 +477,11 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
                     duration=args.duration,
                     rate=rate,
                 )
+            )
+        for door in [name for name in args.doors.split(",") if name]:
+            _say(f"phase: 1,000-event batches through {door}, {args.clients} clients")
+            phases.append(
+                ingest(f"1000 per batch, {door}", batch="1000", duration=args.duration, door=door)
             )
         if args.soak > 0:
             mix = ",".join(str(batch) for batch in batches)

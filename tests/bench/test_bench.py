@@ -170,7 +170,7 @@ def test_load_generator_sends_unique_events_and_stops_by_itself(rate):
         server.shutdown()
         server.server_close()
     assert summary["requests"] > 0
-    assert summary["non_202"] == 0 and summary["transport_errors"] == 0
+    assert summary["non_success"] == 0 and summary["transport_errors"] == 0
     assert summary["events_per_s"] > 0
     assert summary["events_stored_total"] == len(_Ingest.seen)
     assert len(_Ingest.seen) == len(set(_Ingest.seen))
@@ -217,7 +217,7 @@ def _phase(name: str, batch: int, mode: str, events: float, p99: float) -> dict[
         "requests_per_s": events / batch,
         "latency_ms": {"p50": 1.0, "p95": 2.0, "p99": p99, "max": p99, "mean": 1.0},
         "statuses": {"202": 10},
-        "non_202": 0,
+        "non_success": 0,
         "transport_errors": 0,
         "rejected": 0,
         "duplicates": 0,

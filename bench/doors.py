@@ -1,0 +1,124 @@
+"""Each ingestion door's requests and answers, for the load generator (no Django here).
+
+The same simulated events (bench.events) go through every door, encoded as that door's
+clients send them, so the doors are compared on equal work:
+
+- `events`: `POST /v1/events`, `{"events": [...]}` (202 and our counts);
+- `otlp_logs`: `POST /v1/logs`, an OTLP `ExportLogsServiceRequest` in protobuf, one log
+  record per event, our keys as its attributes, the event time as its time (200 and an
+  `ExportLogsServiceResponse` whose `partial_success` counts the rejected records);
+- `segment`: `POST /v1/batch`, a Segment batch, a `page` call per page view and a `track`
+  call per other event (200 and our counts).
+
+Event ids and session ids stay in the bodies as the tokens bench.load swaps per request
+(strings of the same length, so a protobuf's length prefixes stay right).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    ArrayValue,
+    InstrumentationScope,
+    KeyValue,
+    KeyValueList,
+)
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from bench.events import batch_body
+
+
+@dataclass(frozen=True)
+class Door:
+    """How one door is sent a batch and how its answer reads."""
+
+    name: str
+    path: str
+    content_type: str
+    success: int  # the status of an answered batch
+    encode: Callable[[list[dict[str, Any]]], bytes]
+    # (answer body, events sent) -> {"accepted", "duplicates", "rejected", "errors"}
+    read: Callable[[bytes, int], dict[str, Any]]
+
+
+def _our_answer(body: bytes, sent: int) -> dict[str, Any]:
+    answer: dict[str, Any] = json.loads(body)
+    return answer
+
+
+def _any_value(value: Any) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value=KeyValueList(values=_key_values(value)))
+    if isinstance(value, list):
+        return AnyValue(array_value=ArrayValue(values=[_any_value(item) for item in value]))
+    return AnyValue(string_value=str(value))
+
+
+def _key_values(attributes: dict[str, Any]) -> list[KeyValue]:
+    return [KeyValue(key=key, value=_any_value(value)) for key, value in attributes.items()]
+
+
+def _unix_nano(timestamp: str) -> int:
+    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1e9)
+
+
+def otlp_logs_body(events: list[dict[str, Any]]) -> bytes:
+    """One resource, one scope, a log record per event (what the OpenTelemetry SDK's log
+    exporter sends, with our keys as the record's attributes)."""
+    records = [
+        LogRecord(
+            time_unix_nano=_unix_nano(event["event.timestamp"]),
+            attributes=_key_values(
+                {key: value for key, value in event.items() if key != "event.timestamp"}
+            ),
+        )
+        for event in events
+    ]
+    request = ExportLogsServiceRequest(
+        resource_logs=[
+            ResourceLogs(
+                resource=Resource(attributes=_key_values({"service.name": "shop-web"})),
+                scope_logs=[
+                    ScopeLogs(scope=InstrumentationScope(name="bench"), log_records=records)
+                ],
+            )
+        ]
+    )
+    return request.SerializeToString()
+
+
+def _otlp_answer(body: bytes, sent: int) -> dict[str, Any]:
+    partial = ExportLogsServiceResponse.FromString(body).partial_success
+    rejected = partial.rejected_log_records
+    errors = [partial.error_message] if partial.error_message else []
+    return {"accepted": sent - rejected, "duplicates": 0, "rejected": rejected, "errors": errors}
+
+
+DOORS: dict[str, Door] = {
+    "events": Door("events", "/v1/events", "application/json", 202, batch_body, _our_answer),
+    "otlp_logs": Door(
+        "otlp_logs",
+        "/v1/logs",
+        "application/x-protobuf",
+        200,
+        otlp_logs_body,
+        _otlp_answer,
+    ),
+}
