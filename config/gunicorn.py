@@ -7,7 +7,7 @@ The worker is `productgraph.server.Worker` (gevent, a request read whole before 
 it; see that module): `threads` is its number of executors, the requests each worker
 process runs at once; `worker_connections` the connections it holds open, idle or slow
 ones included; a client must send its whole header within `keepalive` seconds. The access
-log (`--access-logfile`) goes through `productgraph.access_log.AccessLogger`, which redacts keys.
+log (`--access-logfile`) goes through `productgraph.log_redaction.AccessLogger`, which redacts keys.
 
 `prometheus_client` picks its storage when it is first imported, so the directory must be
 in the environment before any worker imports it: it is set here, in the master, when the
@@ -26,8 +26,8 @@ from pathlib import Path
 _PREFIX = "productgraph-metrics-"
 
 worker_class = "productgraph.server.Worker"
-# The access log never holds a key: not `?api_key=`, not the Basic user (productgraph.access_log).
-logger_class = "productgraph.access_log.AccessLogger"
+# No key in the access log: not `?api_key=`, not the Basic user (productgraph.log_redaction).
+logger_class = "productgraph.log_redaction.AccessLogger"
 threads = 4
 worker_connections = 1000
 keepalive = 5

@@ -277,7 +277,11 @@ DJANGO_GUID = {
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "filters": {
+        "request_id": {"()": "django_guid.log_filters.CorrelationId"},
+        # ?api_key= in a django.request record's request (api.md, "Keys without headers").
+        "redact_keys": {"()": "productgraph.log_redaction.RedactKeys"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
         "json": {
@@ -290,7 +294,7 @@ LOGGING: dict[str, Any] = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if ENV.log_format == "json" else "text",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_keys"],
         }
     },
     "root": {"handlers": ["console"], "level": ENV.log_level},

@@ -10,6 +10,7 @@ prints the key it issues on purpose: that key may appear on stdout, and nowhere 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.utils.module_loading import import_string
+from pythonjsonlogger.json import JsonFormatter
 
 from orgs import keys
 from productgraph.tenancy.roles import OWNER_ROLE, RUNTIME_ROLE, derived_password, url_password
@@ -135,3 +138,45 @@ def test_no_secret_reaches_a_log_line(
             assert value not in captured.out, f"{label} on stdout"
             if not any(value in key for key in on_purpose):
                 assert value not in printed.out, f"{label} on stdout"
+
+
+def test_a_query_key_never_reaches_the_configured_log_handler(client, acme, globex, monkeypatch):
+    """The production JSON formatter writes every extra of a record, and `django.request`
+    records carry the request, whose repr holds the query string: the console handler's
+    filters (settings.LOGGING) must redact it."""
+    config = settings.LOGGING
+    json_options = config["formatters"]["json"]
+    formatter_options = {
+        "fmt": json_options["format"],
+        "rename_fields": json_options["rename_fields"],
+    }
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(**formatter_options))
+    for name in config["handlers"]["console"]["filters"]:
+        handler.addFilter(import_string(config["filters"][name]["()"])())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        batch = {"events": [event()]}
+        with_acme = f"/v1/events?api_key={acme.ingest_key}"
+        assert post(client, globex.ingest_key, batch, path=with_acme).status_code == 400
+        assert (
+            post(client, None, batch, path=f"/v1/events?api_key={acme.secret_key}").status_code
+            == 401
+        )
+
+        def crash(**_kwargs):
+            raise RuntimeError("crash while a key is in scope")
+
+        monkeypatch.setattr("ingestion.door.events_ingest", crash)
+        failed = post(Client(raise_request_exception=False), None, batch, path=with_acme)
+        assert failed.status_code == 500
+    finally:
+        root.removeHandler(handler)
+    written = stream.getvalue()
+    assert "Bad Request" in written and "Internal Server Error" in written, written
+    assert "api_key=[redacted]" in written, "the records carried the request: redacted"
+    for key in (acme.ingest_key, acme.secret_key, globex.ingest_key):
+        for secret in _secrets_of(key):
+            assert secret not in written

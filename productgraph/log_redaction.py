@@ -1,17 +1,24 @@
-"""gunicorn's access log without credentials (api.md, "Keys without headers").
+"""No key in any log line (api.md, "Keys without headers").
 
 An ingest key may travel in the query string (`?api_key=`, for beacons and pixels) and a
-Segment client sends its write key as the HTTP Basic user: both would land in gunicorn's
-access log, whose default format holds the request line (`%(r)s`), the Basic user
-(`%(u)s`) and the referer (`%(f)s`). `AccessLogger` (config/gunicorn.py's `logger_class`)
-rewrites every atom before any format sees it: the value of each `api_key` query parameter
-becomes `[redacted]`, however its name is percent-encoded, the user is `-`, and the
-credential headers (`Authorization`, `X-PG-API-Key`, `Cookie`) and their environ variables
-are `[redacted]` for a format that names them.
+Segment client sends its write key as the HTTP Basic user. Two places would write them:
+
+- gunicorn's access log, whose default format holds the request line (`%(r)s`), the Basic
+  user (`%(u)s`) and the referer (`%(f)s`). `AccessLogger` (config/gunicorn.py's
+  `logger_class`) rewrites every atom before any format sees it: the value of each
+  `api_key` query parameter becomes `[redacted]`, however its name is percent-encoded, the
+  user is `-`, and the credential headers (`Authorization`, `X-PG-API-Key`, `Cookie`) and
+  their environ variables are `[redacted]` for a format that names them; its error lines
+  (gunicorn's "Error handling request <uri>") are redacted too.
+- Django's `django.request` records (every 4xx and 5xx) carry the request, whose repr is
+  the full path, query string included, and the JSON formatter writes every extra
+  attribute: `RedactKeys`, a filter on the console handler (settings' LOGGING), redacts
+  the request's repr, the message's arguments and any other string extra.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import unquote_plus
@@ -88,3 +95,27 @@ class AccessLogger(Logger):
                 atoms[name] = redact_query_keys(value)
         atoms["u"] = "-"  # the Basic user is a Segment client's write key
         return atoms
+
+
+# A LogRecord's own attributes: anything else was added as an extra (`request`, say).
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "correlation_id",
+}
+
+
+class RedactKeys(logging.Filter):
+    """Redact `api_key` query values in a record's arguments and extras (never drops one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = _redacted(record.args)
+        for name, value in list(vars(record).items()):
+            if name in _RECORD_ATTRIBUTES or value is None or isinstance(value, int | float):
+                continue
+            text = value if isinstance(value, str) else repr(value)
+            redacted = redact_query_keys(text)
+            if redacted != text:
+                setattr(record, name, redacted)
+        return True
