@@ -9,23 +9,25 @@ metrics are then the same for every door, so no door can store an event another 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.http import HttpRequest
 from rest_framework import status
 
 from ingestion import ratelimit
-from ingestion.body import BodyError
+from ingestion.body import BodyError, read_request_body
 from ingestion.errors import IngestionErrorCode
 from ingestion.services import IngestResult, events_ingest
 from ingestion.validation import Project
-from orgs.authentication import ApiKeyPrincipal, AuthErrorCode
+from orgs.authentication import ApiKeyPrincipal, AuthErrorCode, ingest_key_from_body
 from orgs.models import Project as ProjectRecord
 from orgs.selectors import project_get_cached
 from productgraph.metrics import ingest_observed
 
 MAX_USER_AGENT = 512
+Decoded = TypeVar("Decoded")
 logger = logging.getLogger("ingestion.views")  # operations.md names it; one line per batch
 
 
@@ -48,6 +50,37 @@ def door_project(request: HttpRequest, principal: ApiKeyPrincipal) -> ProjectRec
     return project
 
 
+def door_read(
+    request, *, decode: Callable[[bytes], Decoded], body_key: Callable[[Decoded], str | None]
+) -> tuple[ApiKeyPrincipal, ProjectRecord, bytes, Decoded]:
+    """Authenticate a JSON door's request and read its body, in api.md's order.
+
+    `request` is DRF's, authenticated by `IngestKeyAuthentication` (a header, HTTP Basic or
+    `?api_key=`), or by nobody: then the key is the one `body_key` finds in the decoded
+    body. Returns the principal, its project, the body's bytes (decompressed) and what
+    `decode` made of them. Raises `BodyError` (413, 415, 400) for the body, or the key's
+    errors: 401 without any key (a body that cannot be read included), 400
+    `conflicting_api_keys` when the body names another key than the request's.
+    """
+    http_request = request._request
+    principal: ApiKeyPrincipal | None = request.auth
+    project = None if principal is None else door_project(http_request, principal)
+    try:
+        raw, _ = read_request_body(http_request)
+        decoded = decode(raw)
+    except BodyError:
+        if principal is None:  # no key anywhere the body could be read from
+            ingest_key_from_body(request, None)
+        raise
+    key = body_key(decoded)
+    if principal is None or project is None:
+        principal = ingest_key_from_body(request, key)
+        project = door_project(http_request, principal)
+    else:
+        ingest_key_from_body(request, key)  # the same key, or a 400
+    return principal, project, raw, decoded
+
+
 def door_ingest(
     request: HttpRequest,
     *,
@@ -58,12 +91,16 @@ def door_ingest(
     received_at: datetime,
     body_bytes: int,
     user_agents: dict[int, str] | None = None,
+    refused: int = 0,
 ) -> IngestResult:
     """Store `events` for the key's project exactly once, or raise `BodyError` 429 (with
     Retry-After; nothing stored) when the project is over its rate limit.
 
     `door` names the door in the log line; `body_bytes` counts in the metrics. Every event
     is stored with the request's User-Agent, but those `user_agents` names by position.
+    `refused` counts the records the door itself could not map to events (a Segment call
+    without a user, an OTLP record without `session.id`): rejected in the log line and the
+    metrics like the events validation refuses, though not in the returned result.
     """
     decision = ratelimit.consume(
         project_id=project.pk, rate_per_second=project.rate_limit_per_second, cost=len(events)
@@ -95,8 +132,8 @@ def door_ingest(
         project.public_id,
         result.accepted,
         result.duplicates,
-        result.rejected,
+        result.rejected + refused,
         door,
     )
-    ingest_observed(result, body_bytes=body_bytes)
+    ingest_observed(result, body_bytes=body_bytes, refused=refused)
     return result

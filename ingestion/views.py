@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingestion import body
-from ingestion.door import door_ingest, door_project
+from ingestion.door import door_ingest, door_read
 from ingestion.openapi import BATCH_REQUEST, ERROR_RESPONSE, INGEST_RESPONSE, RequiredBodySchema
-from orgs.authentication import IngestKeyAuthentication, ingest_key_from_body
+from orgs.authentication import IngestKeyAuthentication
 from productgraph.api.errors import error_body
 from productgraph.api.negotiation import JSONOnlyNegotiation
 
@@ -63,29 +63,16 @@ class EventsView(APIView):
     )
     def post(self, request):
         received_at = timezone.now()
-        http_request = request._request
-        principal = request.auth
         try:
-            project = None if principal is None else door_project(http_request, principal)
-            try:  # api.md's order: 413 (also after decompression), then 415, then 400
-                raw, _ = body.read_request_body(http_request)
-                events, body_key = body.decode_batch(raw)
-            except body.BodyError:
-                if principal is None:  # no key anywhere the body could be read from
-                    ingest_key_from_body(request, None)
-                raise
-            if principal is None:
-                principal = ingest_key_from_body(request, body_key)
-                project = door_project(http_request, principal)
-            else:
-                ingest_key_from_body(request, body_key)  # the same key, or a 400
-            assert project is not None  # noqa: S101 (for mypy: set on both paths)
+            principal, project, raw, batch = door_read(
+                request, decode=body.decode_batch, body_key=lambda batch: batch.api_key
+            )
             result = door_ingest(
-                http_request,
+                request._request,
                 door="events",
                 principal=principal,
                 project=project,
-                events=events,
+                events=batch.events,
                 received_at=received_at,
                 body_bytes=len(raw),
             )

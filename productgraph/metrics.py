@@ -99,12 +99,13 @@ class IngestOutcome(Protocol):
     def rejected(self) -> int: ...
 
 
-def ingest_observed(outcome: IngestOutcome, *, body_bytes: int) -> None:
-    """Count one batch that reached the write path."""
+def ingest_observed(outcome: IngestOutcome, *, body_bytes: int, refused: int = 0) -> None:
+    """Count one batch that reached the write path, and the records its door `refused`
+    before validation (rejected events too)."""
     INGEST_BATCHES.inc()
     INGEST_ACCEPTED.inc(outcome.accepted)
     INGEST_DUPLICATES.inc(outcome.duplicates)
-    INGEST_REJECTED.inc(outcome.rejected)
+    INGEST_REJECTED.inc(outcome.rejected + refused)
     INGEST_BODY_BYTES.inc(body_bytes)
 
 

@@ -260,9 +260,11 @@ def test_over_the_rate_limit_is_429_with_retry_after_and_nothing_stored(client, 
 
 def test_rate_limit_fails_open_when_redis_is_down(client, acme, settings, tmp_path, monkeypatch):
     settings.REDIS_URL = f"unix://{tmp_path}/nothing.sock"
+    # Both go back to the real pair afterwards: a script left bound to the unreachable
+    # client would make every later rate-limit test fail open.
     monkeypatch.setattr(ratelimit, "_client", None)
+    monkeypatch.setattr(ratelimit, "_script", None)
     response = post(client, acme.ingest_key, {"events": [event()]})
-    monkeypatch.setattr(ratelimit, "_client", None)
     assert response.status_code == 202
 
 
