@@ -212,10 +212,13 @@ GRAPHENE = {
 }
 
 # CORS on the ingestion doors only (api.md): /v1/events, OTLP's /v1/logs and /v1/traces (the
-# OpenTelemetry JS exporters run in browsers) and the Segment spec's calls (analytics.js).
+# OpenTelemetry JS exporters run in browsers) and the Segment spec's calls, analytics.js'
+# one-letter paths (/v1/t, /v1/p, /v1/i, /v1/a, /v1/g, /v1/b) included.
 # ingestion.cors applies each project's origin list. Credentials are allowed because no
 # door authenticates by cookie.
-CORS_URLS_REGEX = r"^/v1/(events|logs|traces|batch|track|page|screen|identify|alias|group)/?$"
+CORS_URLS_REGEX = (
+    r"^/v1/(events|logs|traces|batch|track|page|screen|identify|alias|group|[tpiagb])/?$"
+)
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = True
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]

@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 from ingestion import body
 from ingestion.door import door_ingest, door_project
 from ingestion.errors import IngestionErrorCode
-from ingestion.otlp import decoding, mapping
+from ingestion.openapi import RequiredBodySchema
+from ingestion.otlp import decoding, mapping, openapi
 from ingestion.otlp.responses import export_response, status_response
 from orgs.authentication import AuthErrorCode, IngestKeyAuthentication
 from productgraph.api.errors import CodedAPIException
@@ -40,6 +41,7 @@ class _OtlpExportView(APIView):
     permission_classes: list = []  # a missing key is answered in `initial`, in OTLP form
     parser_classes: list = []  # the body is read, size-checked and decoded here
     http_method_names = ["post", "options"]
+    schema = RequiredBodySchema()
 
     def initial(self, request, *args, **kwargs):
         """405 before authentication, as /v1/events; then 401 without a key (OTLP has no
@@ -59,7 +61,6 @@ class _OtlpExportView(APIView):
         """An OPTIONS that is not a CORS preflight: 204 and the methods."""
         return HttpResponse(status=status.HTTP_204_NO_CONTENT, headers={"Allow": "POST, OPTIONS"})
 
-    @extend_schema(exclude=True)  # protobuf and OTLP answers: documented in otlp.md instead
     def post(self, request):
         received_at = timezone.now()
         http_request = request._request
@@ -114,6 +115,14 @@ class _OtlpExportView(APIView):
 class LogsView(_OtlpExportView):
     """POST /v1/logs: an `ExportLogsServiceRequest`; one event per mapped log record."""
 
+    @extend_schema(
+        operation_id="otlp_export_logs",
+        request=openapi.request_body("ExportLogsServiceRequest"),
+        responses=openapi.responses("ExportLogsServiceResponse", "rejectedLogRecords"),
+    )
+    def post(self, request):
+        return super().post(request)
+
     signal = "logs"
     noun = "log record"
     decoders = {
@@ -125,6 +134,14 @@ class LogsView(_OtlpExportView):
 
 class TracesView(_OtlpExportView):
     """POST /v1/traces: an `ExportTraceServiceRequest`; one event per mapped span."""
+
+    @extend_schema(
+        operation_id="otlp_export_traces",
+        request=openapi.request_body("ExportTraceServiceRequest"),
+        responses=openapi.responses("ExportTraceServiceResponse", "rejectedSpans"),
+    )
+    def post(self, request):
+        return super().post(request)
 
     signal = "traces"
     noun = "span"

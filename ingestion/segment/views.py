@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from ingestion import body
 from ingestion.door import door_ingest, door_read
 from ingestion.segment.mapping import answer_of, messages_map
+from ingestion.segment.openapi import RESPONSES, SegmentSchema
 from ingestion.segment.payload import decode_payload
 from ingestion.views import EventsView
 from productgraph.api.errors import error_body
@@ -29,11 +30,11 @@ class SegmentView(EventsView):
     """Accept Segment-spec messages; store each one we keep exactly once.
 
     The plumbing is /v1/events' (405 before authentication, OPTIONS, the ingest key from a
-    header, HTTP Basic, `?api_key=` or the body, JSON answers whatever is accepted). Left out
-    of the OpenAPI document: its contract is Segment's spec, documented in segment.md.
+    header, HTTP Basic, `?api_key=` or the body, JSON answers whatever is accepted).
     """
 
     call_type: str | None = None  # the endpoint's call type; None: /v1/batch
+    schema = SegmentSchema()
 
     def handle_exception(self, exc):
         """Errors DRF renders (a key, a method) carry Segment's top-level fields too."""
@@ -43,7 +44,7 @@ class SegmentView(EventsView):
             response.data = segment_error_body(error["code"], error["message"])
         return response
 
-    @extend_schema(exclude=True)
+    @extend_schema(responses=RESPONSES)
     def post(self, request):
         received_at = timezone.now()
         try:

@@ -490,7 +490,67 @@ def test_an_identify_without_traits_takes_its_context_traits(client, acme):
     assert row.attributes == {"plan": "pro"}
 
 
-def test_the_door_is_left_out_of_the_openapi_document(client):
-    paths = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
-    assert "/v1/events" in paths
-    assert not any(path in paths for path in ("/v1/batch", "/v1/track", "/v1/identify"))
+def test_the_openapi_document_lists_every_door_path_with_its_body(client):
+    document = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    paths = document["paths"]
+    for path in ("/v1/events", "/v1/logs", "/v1/traces", "/v1/batch", "/v1/b",
+                 *(f"/v1/{call}" for call in ("track", "page", "screen", "identify", "alias",
+                                              "group", "t", "p", "i", "a", "g"))):  # fmt: skip
+        assert "post" in paths[path], path
+    batch = paths["/v1/batch"]["post"]["requestBody"]
+    assert batch["required"] and set(batch["content"]) == {"application/json", "text/plain"}
+    assert "batch" in batch["content"]["application/json"]["schema"]["properties"]
+    track = paths["/v1/track"]["post"]["requestBody"]["content"]["text/plain"]["schema"]
+    assert "messageId" in track["properties"]
+    assert {"200", "400", "401", "413", "415", "429"} <= set(
+        paths["/v1/track"]["post"]["responses"]
+    )
+    logs = paths["/v1/logs"]["post"]["requestBody"]["content"]
+    assert set(logs) == {"application/x-protobuf", "application/json"}
+    assert logs["application/x-protobuf"]["schema"]["format"] == "binary"
+
+
+def analytics_js_track(key: str) -> dict[str, Any]:
+    """What analytics.js (analytics-next) posts to `/v1/t` for `analytics.track(...)`."""
+    return {
+        "timestamp": TIMESTAMP,
+        "integrations": {},
+        "type": "track",
+        "properties": {"plan": "pro"},
+        "event": "Signed Up",
+        "messageId": "ajs-next-1733600000000-6fc9294c",
+        "anonymousId": "a4b56be3-0000-4000-8000-000000000002",
+        "context": {
+            "page": {"path": "/pricing", "referrer": "", "search": "", "title": "Pricing",
+                     "url": "https://shop.example/pricing"},
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0",
+            "locale": "en-US",
+            "library": {"name": "analytics.js", "version": "next-1.70.0"},
+        },
+        "writeKey": key,
+        "sentAt": TIMESTAMP,
+        "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
+    }  # fmt: skip
+
+
+def test_analytics_js_short_paths_and_text_plain_body_with_its_write_key(client, acme):
+    origin = "https://shop.example"
+    with transaction.atomic(), org_context(acme.org.pk):
+        Project.objects.filter(pk=acme.project.pk).update(allowed_origins=[origin])
+    selectors._project_cache.clear()
+    track = analytics_js_track(acme.ingest_key)
+    response = send(client, "/v1/t", track, content_type="text/plain", HTTP_ORIGIN=origin)
+    assert response.status_code == 200, response.content
+    assert response["Access-Control-Allow-Origin"] == origin
+    page = {**track, "type": "page", "messageId": "ajs-next-2", "name": "Pricing"}
+    del page["event"]
+    batched = {"batch": [page], "writeKey": acme.ingest_key, "sentAt": TIMESTAMP}
+    assert send(client, "/v1/b", batched, content_type="text/plain").status_code == 200
+    rows = {row.event_id: row for row in stored(acme.org.pk)}
+    assert (rows[track["messageId"]].event_type, rows[track["messageId"]].event_name) == (
+        "custom",
+        "Signed Up",
+    )
+    assert rows["ajs-next-2"].event_type == "page.view"
+    assert rows["ajs-next-2"].page_path == "/pricing"
+    assert rows[track["messageId"]].user_agent == track["context"]["userAgent"]
