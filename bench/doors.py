@@ -111,6 +111,53 @@ def _otlp_answer(body: bytes, sent: int) -> dict[str, Any]:
     return {"accepted": sent - rejected, "duplicates": 0, "rejected": rejected, "errors": errors}
 
 
+_PAGE_KEYS = {
+    "page.path": "path",
+    "page.url": "url",
+    "page.title": "title",
+    "page.referrer": "referrer",
+}
+# What a Segment message carries outside `properties`.
+_MESSAGE_KEYS = frozenset(
+    {"event_id", "session.id", "event.type", "event.timestamp", "user.id", "user.anonymous_id",
+     "ui.viewport", "project_id", *_PAGE_KEYS}
+)  # fmt: skip
+_LIBRARY = {"name": "analytics.js", "version": "next-1.70.0"}
+
+
+def segment_message(event: dict[str, Any]) -> dict[str, Any]:
+    """The call analytics.js would make for one of our events: a `page` call for a page
+    view, else a `track` call named after its type; the session id as `context.sessionId`."""
+    page = {short: event[key] for key, short in _PAGE_KEYS.items() if key in event}
+    context: dict[str, Any] = {"sessionId": event["session.id"], "page": page, "library": _LIBRARY}
+    if "ui.viewport" in event:
+        width, _, height = event["ui.viewport"].partition("x")
+        context["screen"] = {"width": int(width), "height": int(height)}
+    properties = {key: value for key, value in event.items() if key not in _MESSAGE_KEYS}
+    message: dict[str, Any] = {
+        "messageId": event["event_id"],
+        "anonymousId": event.get("user.anonymous_id"),
+        "timestamp": event["event.timestamp"],
+        "context": context,
+        "properties": properties,
+    }
+    if "user.id" in event:
+        message["userId"] = event["user.id"]
+    if event["event.type"] == "page.view":
+        message.update(type="page", name=page.get("title"))
+        properties.update(page)
+    else:
+        message.update(type="track", event=event["event.type"])
+    return message
+
+
+def segment_body(events: list[dict[str, Any]]) -> bytes:
+    """A Segment batch of one message per event."""
+    batch = [segment_message(event) for event in events]
+    sent_at = max(event["event.timestamp"] for event in events)
+    return json.dumps({"batch": batch, "sentAt": sent_at}, separators=(",", ":")).encode()
+
+
 DOORS: dict[str, Door] = {
     "events": Door("events", "/v1/events", "application/json", 202, batch_body, _our_answer),
     "otlp_logs": Door(
@@ -121,4 +168,5 @@ DOORS: dict[str, Door] = {
         otlp_logs_body,
         _otlp_answer,
     ),
+    "segment": Door("segment", "/v1/batch", "application/json", 200, segment_body, _our_answer),
 }
