@@ -57,22 +57,26 @@ def _our_answer(body: bytes, sent: int) -> dict[str, Any]:
     return answer
 
 
-def _any_value(value: Any) -> AnyValue:
+def any_value(value: Any) -> AnyValue:
+    """A Python value as an OTLP `AnyValue` (what an SDK makes of an attribute's value)."""
     if isinstance(value, bool):
         return AnyValue(bool_value=value)
     if isinstance(value, int):
         return AnyValue(int_value=value)
     if isinstance(value, float):
         return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
     if isinstance(value, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=_key_values(value)))
+        return AnyValue(kvlist_value=KeyValueList(values=key_values(value)))
     if isinstance(value, list):
-        return AnyValue(array_value=ArrayValue(values=[_any_value(item) for item in value]))
+        return AnyValue(array_value=ArrayValue(values=[any_value(item) for item in value]))
     return AnyValue(string_value=str(value))
 
 
-def _key_values(attributes: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=key, value=_any_value(value)) for key, value in attributes.items()]
+def key_values(attributes: dict[str, Any]) -> list[KeyValue]:
+    """Attributes as OTLP `KeyValue`s."""
+    return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
 
 
 def _unix_nano(timestamp: str) -> int:
@@ -85,7 +89,7 @@ def otlp_logs_body(events: list[dict[str, Any]]) -> bytes:
     records = [
         LogRecord(
             time_unix_nano=_unix_nano(event["event.timestamp"]),
-            attributes=_key_values(
+            attributes=key_values(
                 {key: value for key, value in event.items() if key != "event.timestamp"}
             ),
         )
@@ -94,7 +98,7 @@ def otlp_logs_body(events: list[dict[str, Any]]) -> bytes:
     request = ExportLogsServiceRequest(
         resource_logs=[
             ResourceLogs(
-                resource=Resource(attributes=_key_values({"service.name": "shop-web"})),
+                resource=Resource(attributes=key_values({"service.name": "shop-web"})),
                 scope_logs=[
                     ScopeLogs(scope=InstrumentationScope(name="bench"), log_records=records)
                 ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
 import msgspec
@@ -200,22 +201,16 @@ def json_problem(raw: bytes, exc: msgspec.DecodeError) -> str:
     return str(exc)
 
 
-class Batch(NamedTuple):
-    """A decoded `/v1/events` body: its events, and the key it carries (`api_key`) or None."""
-
-    events: list[Any]
-    api_key: str | None
-
-
-def decode_batch(raw: bytes) -> Batch:
-    """Decode `{"events": [...], "api_key": "pk_..."}` (the key is optional) or raise a 400.
-
-    A key that is not a string is kept as "" (an invalid key, never "no key")."""
+def decode_json(raw: bytes, *, again: Callable[[bytes], Any]) -> Any:
+    """Decode a JSON body or raise 400 `invalid_json` (not JSON, not UTF-8, nested too
+    deeply). Well-formed JSON holding a number out of range is decoded `again`, part by
+    part, so that only the part holding it is refused (events.md: one event's problem is
+    never a whole-batch 400)."""
     try:
         try:
-            body = msgspec.json.decode(raw)
+            return msgspec.json.decode(raw)
         except msgspec.ValidationError:  # well-formed, but a number is out of range
-            body = _decode_event_by_event(raw)
+            return again(raw)
     except msgspec.DecodeError as exc:
         problem = json_problem(raw, exc)
         raise BodyError(
@@ -229,6 +224,20 @@ def decode_batch(raw: bytes) -> Batch:
         raise BodyError(
             400, IngestionErrorCode.INVALID_JSON, "The body is nested too deeply."
         ) from exc
+
+
+class Batch(NamedTuple):
+    """A decoded `/v1/events` body: its events, and the key it carries (`api_key`) or None."""
+
+    events: list[Any]
+    api_key: str | None
+
+
+def decode_batch(raw: bytes) -> Batch:
+    """Decode `{"events": [...], "api_key": "pk_..."}` (the key is optional) or raise a 400.
+
+    A key that is not a string is kept as "" (an invalid key, never "no key")."""
+    body = decode_json(raw, again=_decode_event_by_event)
     if not isinstance(body, dict):
         raise BodyError(
             400,

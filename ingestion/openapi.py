@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
 
 from ingestion.body import MAX_EVENTS
 from ingestion.catalog import FIELDS, MAX_ATTRIBUTES, Field
@@ -106,6 +107,28 @@ ERROR_RESPONSE: dict[str, Any] = {
         }
     },
 }
+
+
+# Every JSON door's whole-request errors (api.md, "Checks, in order").
+DOOR_ERRORS: tuple[tuple[int, str], ...] = (
+    (400, "invalid_json, invalid_body, batch_too_large or conflicting_api_keys"),
+    (401, "missing_api_key, invalid_api_key or wrong_key_kind (a secret key outside the headers)"),
+    (403, "forbidden (a write refused by Row-Level Security)"),
+    (405, "method_not_allowed"),
+    (413, "payload_too_large"),
+    (415, "unsupported_media_type"),
+    (429, "rate_limited (with Retry-After)"),
+    (503, "unavailable (with Retry-After)"),
+)
+
+
+def error_responses(
+    schema: dict[str, Any], differing: dict[int, str] | None = None
+) -> dict[int, OpenApiResponse]:
+    """`DOOR_ERRORS`, each answered with `schema` (a door's error body); `differing` gives
+    the descriptions of a door whose codes differ."""
+    texts = {**dict(DOOR_ERRORS), **(differing or {})}
+    return {code: OpenApiResponse(schema, description=text) for code, text in texts.items()}
 
 
 class RequiredBodySchema(AutoSchema):

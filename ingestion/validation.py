@@ -111,7 +111,7 @@ def text_problem(value: str) -> str | None:
 
 def _check_string(field: Field, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, str):
-        return None, f"must be a string, not {_json_type(value)}"
+        return None, f"must be a string, not {json_type(value)}"
     problem = text_problem(value)
     if problem:
         return None, problem
@@ -130,7 +130,7 @@ def _check_number(field: Field, value: Any) -> tuple[Any, str | None]:
     integer = field.kind == "integer"
     if isinstance(value, bool) or not isinstance(value, int | float):
         wanted = "an integer" if integer and not field.rounded else "a number"
-        return None, f"must be {wanted}, not {_json_type(value)}"
+        return None, f"must be {wanted}, not {json_type(value)}"
     if integer and not isinstance(value, int):
         if not field.rounded and not (math.isfinite(value) and value.is_integer()):
             return None, f"must be an integer, not {value!r}"
@@ -157,7 +157,7 @@ def _finite(value: int | float) -> bool:
 
 def _check_json(field: Field, value: Any) -> tuple[Any, str | None]:
     if field.kind == "object" and not isinstance(value, dict):
-        return None, f"must be a JSON object, not {_json_type(value)}"
+        return None, f"must be a JSON object, not {json_type(value)}"
     return _serialized(value, field.max_bytes)
 
 
@@ -187,7 +187,7 @@ def parse_timestamp(
     """Parse an RFC 3339 timestamp with offset; reject the far future, the pre-1970 and
     what is older than `not_before` (the start of the org's retention)."""
     if not isinstance(value, str):
-        return None, f"must be an RFC 3339 string, not {_json_type(value)}"
+        return None, f"must be an RFC 3339 string, not {json_type(value)}"
     if not _RFC3339.match(value):
         return None, "must be RFC 3339 with an offset, e.g. 2026-01-15T10:30:00Z"
     try:
@@ -376,7 +376,7 @@ def validate_event(
         return None, [EventError(index, None, OUT_OF_RANGE)]
     if not isinstance(raw, dict):
         return None, [
-            EventError(index, None, f"an event must be a JSON object, not {_json_type(raw)}")
+            EventError(index, None, f"an event must be a JSON object, not {json_type(raw)}")
         ]
     errors: list[EventError] = []
     try:
@@ -433,7 +433,8 @@ def validate_event(
     )
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """What kind of JSON value this is, for messages: `a string`, `an object`, `null`, ..."""
     if value is None:
         return "null"
     if isinstance(value, bool):

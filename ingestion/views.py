@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingestion import body
 from ingestion.door import door_ingest, door_read
-from ingestion.openapi import BATCH_REQUEST, ERROR_RESPONSE, INGEST_RESPONSE, RequiredBodySchema
+from ingestion.openapi import (
+    BATCH_REQUEST,
+    ERROR_RESPONSE,
+    INGEST_RESPONSE,
+    RequiredBodySchema,
+    error_responses,
+)
 from orgs.authentication import IngestKeyAuthentication
 from productgraph.api.errors import error_body
 from productgraph.api.negotiation import JSONOnlyNegotiation
@@ -40,26 +46,7 @@ class EventsView(APIView):
     @extend_schema(
         operation_id="ingest_events",
         request={"application/json": BATCH_REQUEST, "text/plain": BATCH_REQUEST},
-        responses={
-            202: INGEST_RESPONSE,
-            **{
-                code: OpenApiResponse(ERROR_RESPONSE, description=description)
-                for code, description in [
-                    (400, "invalid_json, invalid_body, batch_too_large or conflicting_api_keys"),
-                    (
-                        401,
-                        "missing_api_key, invalid_api_key or wrong_key_kind "
-                        "(a secret key outside the headers)",
-                    ),
-                    (403, "forbidden (a write refused by Row-Level Security)"),
-                    (405, "method_not_allowed"),
-                    (413, "payload_too_large"),
-                    (415, "unsupported_media_type"),
-                    (429, "rate_limited (with Retry-After)"),
-                    (503, "unavailable (with Retry-After)"),
-                ]
-            },
-        },
+        responses={202: INGEST_RESPONSE, **error_responses(ERROR_RESPONSE)},
     )
     def post(self, request):
         received_at = timezone.now()

@@ -8,7 +8,7 @@ Protobuf is decoded by `opentelemetry-proto`'s generated classes. JSON is parsed
 msgspec and walked here, following the OTLP/JSON rules (docs/reference/otlp.md): keys in
 lowerCamelCase or snake_case, trace and span ids as hex, int64 as a number or a string, bytes
 as base64, enums as integers, unknown keys ignored. `google.protobuf.json_format` is not
-used: it costs more per record than the whole mapping (ADR 0007).
+used: on a 1,000-record log export it took 121 ms where this walk takes 15 ms (ADR 0007).
 
 AnyValues are flattened to plain JSON values: string, bool, int, float; an array is a list,
 a kvlist an object, bytes a base64 string, a non-finite double the strings `NaN`,

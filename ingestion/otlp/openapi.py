@@ -11,6 +11,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 
+from ingestion.openapi import error_responses
 from ingestion.otlp.decoding import JSON, PROTOBUF
 
 _SPEC = "https://opentelemetry.io/docs/specs/otlp/#otlphttp"
@@ -48,17 +49,7 @@ def responses(message: str, rejected: str) -> dict[int, OpenApiResponse]:
     }
     return {
         200: OpenApiResponse(success, description="stored (duplicates included) or refused"),
-        **{
-            code: OpenApiResponse(STATUS, description=description)
-            for code, description in [
-                (400, "invalid_body, batch_too_large or conflicting_api_keys (do not retry)"),
-                (401, "missing_api_key, invalid_api_key or wrong_key_kind"),
-                (403, "forbidden (a write refused by Row-Level Security)"),
-                (405, "method_not_allowed"),
-                (413, "payload_too_large"),
-                (415, "unsupported_media_type"),
-                (429, "rate_limited (retry after Retry-After)"),
-                (503, "unavailable (retry after Retry-After)"),
-            ]
-        },
+        **error_responses(
+            STATUS, {400: "invalid_body, batch_too_large or conflicting_api_keys (no retry)"}
+        ),
     }

@@ -19,7 +19,13 @@ from typing import Any, NamedTuple
 import msgspec
 
 from ingestion.catalog import BY_KEY, IGNORED_KEYS, PROJECT_KEYS
-from ingestion.validation import INVALID, OUT_OF_RANGE, REQUIRED_MISSING, UnrepresentableEvent
+from ingestion.validation import (
+    INVALID,
+    OUT_OF_RANGE,
+    REQUIRED_MISSING,
+    UnrepresentableEvent,
+    json_type,
+)
 
 # The call types we store, and the event type each becomes.
 EVENT_TYPES: dict[str, str] = {
@@ -89,18 +95,6 @@ class MessageError(NamedTuple):
     field: str | None
     code: str
     message: str
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "null" if value is None else "an object"
 
 
 def _as_id(value: Any) -> Any:
@@ -203,7 +197,7 @@ def message_event(
         if isinstance(message, UnrepresentableEvent):
             return MessageError(None, INVALID, OUT_OF_RANGE)
         return MessageError(
-            None, INVALID, f"a message must be a JSON object, not {_json_type(message)}"
+            None, INVALID, f"a message must be a JSON object, not {json_type(message)}"
         )
     kind = call_type or message.get("type")
     if kind is None:
@@ -212,7 +206,7 @@ def message_event(
     if event_type is None:
         if kind.__class__ is str:
             return None
-        return MessageError("type", INVALID, f"must be a string, not {_json_type(kind)}")
+        return MessageError("type", INVALID, f"must be a string, not {json_type(kind)}")
     user_id = _as_id(message.get("userId"))
     anonymous_id = _as_id(message.get("anonymousId"))
     if not user_id and not anonymous_id:
@@ -223,7 +217,7 @@ def message_event(
     if own_context is None:
         own_context = context if context.__class__ is dict else {}
     elif own_context.__class__ is not dict:
-        return MessageError("context", INVALID, f"must be an object, not {_json_type(own_context)}")
+        return MessageError("context", INVALID, f"must be an object, not {json_type(own_context)}")
 
     source = _ATTRIBUTES_FROM.get(kind)
     attributes = message.get(source) if source else None
@@ -233,7 +227,7 @@ def message_event(
     if attributes is None:
         event: dict[str, Any] = {}
     elif attributes.__class__ is not dict:
-        return MessageError(source, INVALID, f"must be an object, not {_json_type(attributes)}")
+        return MessageError(source, INVALID, f"must be an object, not {json_type(attributes)}")
     elif RESERVED.isdisjoint(attributes):  # the usual case: no key to rename
         event = attributes.copy()
     else:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
-
 from ingestion.body import MAX_EVENTS
-from ingestion.openapi import ERROR_RESPONSE, INGEST_RESPONSE, RequiredBodySchema
+from ingestion.openapi import ERROR_RESPONSE, INGEST_RESPONSE, RequiredBodySchema, error_responses
 
 _OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
 _KEY = {
@@ -70,22 +68,7 @@ ERROR: dict[str, Any] = {
     },
 }
 
-RESPONSES = {
-    200: ANSWER,
-    **{
-        code: OpenApiResponse(ERROR, description=description)
-        for code, description in [
-            (400, "invalid_json, invalid_body, batch_too_large or conflicting_api_keys"),
-            (401, "missing_api_key, invalid_api_key or wrong_key_kind"),
-            (403, "forbidden (a write refused by Row-Level Security)"),
-            (405, "method_not_allowed"),
-            (413, "payload_too_large"),
-            (415, "unsupported_media_type"),
-            (429, "rate_limited (with Retry-After)"),
-            (503, "unavailable (with Retry-After)"),
-        ]
-    },
-}
+RESPONSES = {200: ANSWER, **error_responses(ERROR)}
 
 
 class SegmentSchema(RequiredBodySchema):

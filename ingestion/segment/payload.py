@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from ingestion.body import MAX_EVENTS, BodyError, decode_event, json_problem
+from ingestion.body import MAX_EVENTS, BodyError, decode_event, decode_json
 from ingestion.errors import IngestionErrorCode
 from ingestion.validation import UnrepresentableEvent
 
@@ -20,29 +20,6 @@ class Payload(NamedTuple):
     write_key: str | None
     sent_at: Any
     context: Any
-
-
-def _decode(raw: bytes) -> Any:
-    """The whole body, or a dict of its keys' raw JSON when a number in it is out of range."""
-    try:
-        try:
-            return msgspec.json.decode(raw)
-        except msgspec.ValidationError:  # well-formed, but a number is out of range
-            return _decode_message_by_message(raw)
-    except msgspec.DecodeError as exc:
-        raise BodyError(
-            400,
-            IngestionErrorCode.INVALID_JSON,
-            f"The body is not valid JSON: {json_problem(raw, exc)}",
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise BodyError(
-            400, IngestionErrorCode.INVALID_JSON, f"The body is not valid UTF-8: {exc.reason}."
-        ) from exc
-    except RecursionError as exc:
-        raise BodyError(
-            400, IngestionErrorCode.INVALID_JSON, "The body is nested too deeply."
-        ) from exc
 
 
 def _decode_message_by_message(raw: bytes) -> Any:
@@ -76,7 +53,7 @@ def decode_payload(raw: bytes, *, single: bool) -> Payload:
     `single`: the body is one message (a single-call endpoint); a number out of range in it
     makes it that message's error.
     """
-    body = _decode(raw)
+    body = decode_json(raw, again=_decode_message_by_message)
     if not isinstance(body, dict):
         expected = "a message" if single else '{"batch": [...]}'
         raise BodyError(

@@ -23,10 +23,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from bench.doors import any_value, key_values
 from ingestion import ratelimit
 from ingestion.otlp import decoding, mapping
 from orgs import selectors
@@ -48,31 +48,7 @@ RESOURCE = {
 }
 
 
-# --- building exports ------------------------------------------------------------------------
-
-
-def any_value(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        result = AnyValue()
-        result.array_value.values.extend(any_value(item) for item in value)
-        return result
-    if isinstance(value, dict):
-        result = AnyValue()
-        result.kvlist_value.values.extend(key_values(value))
-        return result
-    return AnyValue(string_value=value)
-
-
-def key_values(attributes: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
+# --- building exports (attributes as bench.doors makes them) --------------------------------
 
 
 def log_record(attributes: dict[str, Any] | None = None, **fields: Any) -> LogRecord:
