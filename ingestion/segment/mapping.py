@@ -163,8 +163,8 @@ def event_timestamp(message: dict[str, Any], sent_at: Any, received_at: datetime
 
     `timestamp` when given (unchanged: validation judges it); else `originalTimestamp`
     corrected by the client's clock skew, `receivedAt - (sentAt - originalTimestamp)`, when
-    both parse (the message's own `sentAt` first, then the batch's); else
-    `originalTimestamp` as sent; else the receive time.
+    both parse (the message's own `sentAt` first, then the batch's) and the result is a
+    date at all; else `originalTimestamp` as sent; else the receive time.
     """
     timestamp = message.get("timestamp")
     if timestamp is not None:
@@ -176,7 +176,10 @@ def event_timestamp(message: dict[str, Any], sent_at: Any, received_at: datetime
     started = _parse_time(original)
     if sent is None or started is None:
         return original
-    return (received_at - (sent - started)).isoformat()
+    try:
+        return (received_at - (sent - started)).isoformat()
+    except OverflowError:  # a skew of millennia (a broken clock): validation judges the time
+        return original
 
 
 def message_event(

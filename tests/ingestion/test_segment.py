@@ -289,6 +289,17 @@ def test_original_timestamp_is_corrected_by_the_clients_clock_skew(client, acme)
     assert before - timedelta(seconds=5) <= row.timestamp <= after - timedelta(seconds=5)
 
 
+def test_a_clock_skew_beyond_the_calendar_leaves_the_time_to_validation(client, acme):
+    """Found by schemathesis: sentAt in 7104 minus originalTimestamp in 2637 was a 500."""
+    msg = message(timestamp=None, originalTimestamp="2637-01-03T14:40:56-10:12")
+    response = send(client, "/v1/batch", batch(msg, sentAt="7104-05-04T11:01:46.3Z"),
+                    key=acme.ingest_key)  # fmt: skip
+    assert response.status_code == 200, response.content
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("timestamp", "invalid")
+    assert stored(acme.org.pk) == []
+
+
 def test_a_message_without_any_time_takes_the_receive_time(client, acme):
     before = datetime.now(UTC)
     send(client, "/v1/batch", batch(message(timestamp=None)), key=acme.ingest_key)
