@@ -170,8 +170,8 @@ def _decode_event_by_event(raw: bytes) -> Any:
     except msgspec.ValidationError:
         return {}  # no list of events
     decoded: dict[str, Any] = {"events": [decode_event(event) for event in listed]}
-    if "api_key" in body:
-        decoded["api_key"] = decode_event(body["api_key"])
+    if BODY_KEY in body:
+        decoded[BODY_KEY] = decode_event(body[BODY_KEY])
     return decoded
 
 
@@ -226,11 +226,33 @@ def decode_json(raw: bytes, *, again: Callable[[bytes], Any]) -> Any:
         ) from exc
 
 
+BODY_KEY = "api_key"  # where a /v1/events body may carry its ingest key (api.md)
+
+
 class Batch(NamedTuple):
     """A decoded `/v1/events` body: its events, and the key it carries (`api_key`) or None."""
 
     events: list[Any]
-    api_key: str | None
+    key: str | None
+
+
+def key_in(body: Any, field: str) -> str | None:
+    """The key a decoded body carries in `field`: None when it carries none, "" when the
+    value is not a string (an invalid key, never "no key")."""
+    value = body.get(field) if isinstance(body, dict) else None
+    return None if value is None else value if isinstance(value, str) else ""
+
+
+def key_in_raw(raw: bytes, field: str) -> str | None:
+    """The key a JSON object body carries in `field`, however wrong the rest of it is (1,001
+    events, no list): so that its answer is the body's error, not a 401. None when the body
+    is not a JSON object."""
+    try:
+        body = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+        value = msgspec.json.decode(body[field]) if field in body else None
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        return None
+    return key_in({field: value}, field)
 
 
 def decode_batch(raw: bytes) -> Batch:
@@ -256,5 +278,4 @@ def decode_batch(raw: bytes) -> Batch:
             f"A batch holds at most {MAX_EVENTS} events; this one has {len(events)}. "
             "Nothing was stored.",
         )
-    api_key = body.get("api_key")
-    return Batch(events, None if api_key is None else api_key if isinstance(api_key, str) else "")
+    return Batch(events, key_in(body, BODY_KEY))

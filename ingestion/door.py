@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.http import HttpRequest
 from rest_framework import status
 
 from ingestion import ratelimit
-from ingestion.body import BodyError, read_request_body
+from ingestion.body import BodyError, key_in_raw, read_request_body
 from ingestion.errors import IngestionErrorCode
 from ingestion.services import IngestResult, events_ingest
 from ingestion.validation import Project
@@ -27,7 +27,7 @@ from orgs.selectors import project_get_cached
 from productgraph.metrics import ingest_observed
 
 MAX_USER_AGENT = 512
-Decoded = TypeVar("Decoded")
+Body = TypeVar("Body", bound="KeyedBody")
 logger = logging.getLogger("ingestion.views")  # operations.md names it; one line per batch
 
 
@@ -50,29 +50,38 @@ def door_project(request: HttpRequest, principal: ApiKeyPrincipal) -> ProjectRec
     return project
 
 
+class KeyedBody(Protocol):
+    """A decoded body that may carry the request's key."""
+
+    @property
+    def key(self) -> str | None: ...
+
+
 def door_read(
-    request, *, decode: Callable[[bytes], Decoded], body_key: Callable[[Decoded], str | None]
-) -> tuple[ApiKeyPrincipal, ProjectRecord, bytes, Decoded]:
+    request, *, decode: Callable[[bytes], Body], key_field: str
+) -> tuple[ApiKeyPrincipal, ProjectRecord, bytes, Body]:
     """Authenticate a JSON door's request and read its body, in api.md's order.
 
     `request` is DRF's, authenticated by `IngestKeyAuthentication` (a header, HTTP Basic or
-    `?api_key=`), or by nobody: then the key is the one `body_key` finds in the decoded
-    body. Returns the principal, its project, the body's bytes (decompressed) and what
-    `decode` made of them. Raises `BodyError` (413, 415, 400) for the body, or the key's
-    errors: 401 without any key (a body that cannot be read included), 400
+    `?api_key=`), or by nobody: then the key is the one the body carries in `key_field`
+    (`decode`'s result's `.key`). Returns the principal, its project, the body's bytes
+    (decompressed) and what `decode` made of them. Raises `BodyError` (413, 415, 400) for
+    the body, once its key is known (a body that is not what the door takes but names a
+    valid key gets the body's error), or the key's errors: 401 with no key anywhere, 400
     `conflicting_api_keys` when the body names another key than the request's.
     """
     http_request = request._request
     principal: ApiKeyPrincipal | None = request.auth
     project = None if principal is None else door_project(http_request, principal)
+    raw = b""
     try:
         raw, _ = read_request_body(http_request)
         decoded = decode(raw)
     except BodyError:
-        if principal is None:  # no key anywhere the body could be read from
-            ingest_key_from_body(request, None)
+        if principal is None:  # its key, if the body names one: else 401, not the 400
+            door_project(http_request, ingest_key_from_body(request, key_in_raw(raw, key_field)))
         raise
-    key = body_key(decoded)
+    key = decoded.key
     if principal is None or project is None:
         principal = ingest_key_from_body(request, key)
         project = door_project(http_request, principal)

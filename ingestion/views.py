@@ -52,7 +52,7 @@ class EventsView(APIView):
         received_at = timezone.now()
         try:
             principal, project, raw, batch = door_read(
-                request, decode=body.decode_batch, body_key=lambda batch: batch.api_key
+                request, decode=body.decode_batch, key_field=body.BODY_KEY
             )
             result = door_ingest(
                 request._request,

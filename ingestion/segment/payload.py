@@ -7,9 +7,11 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from ingestion.body import MAX_EVENTS, BodyError, decode_event, decode_json
+from ingestion.body import MAX_EVENTS, BodyError, decode_event, decode_json, key_in
 from ingestion.errors import IngestionErrorCode
 from ingestion.validation import UnrepresentableEvent
+
+WRITE_KEY = "writeKey"  # where a Segment body may carry its write key
 
 
 class Payload(NamedTuple):
@@ -17,7 +19,7 @@ class Payload(NamedTuple):
     `sentAt` and `context` (None for a single call, whose message holds its own)."""
 
     messages: list[Any]
-    write_key: str | None
+    key: str | None
     sent_at: Any
     context: Any
 
@@ -40,12 +42,6 @@ def _decode_message_by_message(raw: bytes) -> Any:
     return decoded
 
 
-def _write_key(body: dict[str, Any]) -> str | None:
-    """The body's `writeKey`; one that is not a string is "" (an invalid key, not none)."""
-    key = body.get("writeKey")
-    return None if key is None else key if isinstance(key, str) else ""
-
-
 def decode_payload(raw: bytes, *, single: bool) -> Payload:
     """Decode a body or raise a 400: `invalid_json` (not JSON), `invalid_body` (not an
     object; on /v1/batch, no list `batch`), `batch_too_large` (over 1,000 messages).
@@ -59,7 +55,7 @@ def decode_payload(raw: bytes, *, single: bool) -> Payload:
         raise BodyError(
             400, IngestionErrorCode.INVALID_BODY, f"The body must be a JSON object: {expected}."
         )
-    write_key = _write_key(body)
+    write_key = key_in(body, WRITE_KEY)
     if single:
         if any(isinstance(value, UnrepresentableEvent) for value in body.values()):
             return Payload([UnrepresentableEvent()], write_key, None, None)

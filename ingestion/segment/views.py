@@ -14,7 +14,7 @@ from ingestion import body
 from ingestion.door import door_ingest, door_read
 from ingestion.segment.mapping import answer_of, messages_map
 from ingestion.segment.openapi import RESPONSES, SegmentSchema
-from ingestion.segment.payload import decode_payload
+from ingestion.segment.payload import WRITE_KEY, decode_payload
 from ingestion.views import EventsView
 from productgraph.api.errors import error_body
 
@@ -51,7 +51,7 @@ class SegmentView(EventsView):
             principal, project, raw, payload = door_read(
                 request,
                 decode=lambda raw: decode_payload(raw, single=self.call_type is not None),
-                body_key=lambda payload: payload.write_key,
+                key_field=WRITE_KEY,
             )
             mapped = messages_map(
                 payload.messages,

@@ -111,3 +111,18 @@ def test_a_body_key_decides_the_project_like_a_header_key(client, acme, globex):
     assert body["errors"][0]["field"] == "project_id"
     assert [row.event_id for row in stored(globex.org.pk)] == ["mine"]
     assert stored(acme.org.pk) == []
+
+
+@pytest.mark.parametrize(
+    ("events", "code"), [([event()] * 1001, "batch_too_large"), ({"a": 1}, "invalid_body")]
+)
+def test_a_body_key_with_a_bad_batch_gets_the_batchs_error_not_a_401(client, acme, events, code):
+    response = beacon(client, {"api_key": acme.ingest_key, "events": events})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    assert stored(acme.org.pk) == []
+
+
+def test_a_secret_body_key_with_a_bad_batch_is_still_refused_as_a_secret_key(client, acme):
+    response = beacon(client, {"api_key": acme.secret_key, "events": {"a": 1}})
+    assert response.json()["error"]["code"] == "wrong_key_kind"

@@ -567,3 +567,8 @@ def test_analytics_js_short_paths_and_text_plain_body_with_its_write_key(client,
     assert rows["ajs-next-2"].event_type == "page.view"
     assert rows["ajs-next-2"].page_path == "/pricing"
     assert rows[track["messageId"]].user_agent == track["context"]["userAgent"]
+
+
+def test_a_write_key_with_a_bad_batch_gets_the_batchs_error_not_a_401(client, acme):
+    response = send(client, "/v1/batch", {"writeKey": acme.ingest_key, "batch": {"a": 1}})
+    assert_error(response, 400, "invalid_body")
