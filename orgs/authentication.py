@@ -147,9 +147,11 @@ class IngestKeyAuthentication(ApiKeyAuthentication):
 
     def authenticate(self, request):
         header = presented_key(request, basic=True)
-        query = request._request.GET.get(QUERY_KEY_PARAMETER, "").strip() or None
-        if header is not None and query is not None and header != query:
-            raise _conflict()
+        queried = {value.strip() for value in request._request.GET.getlist(QUERY_KEY_PARAMETER)}
+        queried.discard("")
+        if len(queried) > 1 or (header is not None and queried and queried != {header}):
+            raise _conflict()  # never one of two keys picked silently
+        query = next(iter(queried), None)
         raw = header or query
         if raw is None:
             return None

@@ -126,3 +126,10 @@ def test_a_body_key_with_a_bad_batch_gets_the_batchs_error_not_a_401(client, acm
 def test_a_secret_body_key_with_a_bad_batch_is_still_refused_as_a_secret_key(client, acme):
     response = beacon(client, {"api_key": acme.secret_key, "events": {"a": 1}})
     assert response.json()["error"]["code"] == "wrong_key_kind"
+
+
+def test_two_different_keys_in_the_query_string_are_a_400(client, acme, globex):
+    path = f"/v1/events?api_key={acme.ingest_key}&api_key={globex.ingest_key}"
+    response = beacon(client, {"events": [event()]}, path=path)
+    assert response.json()["error"]["code"] == "conflicting_api_keys"
+    assert stored(acme.org.pk) == [] and stored(globex.org.pk) == []
