@@ -152,11 +152,11 @@ class IngestKeyAuthentication(ApiKeyAuthentication):
         if len(queried) > 1 or (header is not None and queried and queried != {header}):
             raise _conflict()  # never one of two keys picked silently
         query = next(iter(queried), None)
+        if query is not None:  # even beside the same key in a header: it is in a URL now
+            _ingest_only(query)
         raw = header or query
         if raw is None:
             return None
-        if header is None:
-            _ingest_only(raw)
         principal = authenticate_key(raw)
         request.org_scope.enter(principal.org_id)
         record_last_used(principal)
@@ -172,6 +172,8 @@ def ingest_key_from_body(request, body_key: str | None) -> ApiKeyPrincipal:
     body key is a 400); otherwise the body key authenticates it (ingest keys only), and
     with no key anywhere the answer is 401 `missing_api_key`.
     """
+    if body_key is not None:  # even beside the same key in a header: it is in a body now
+        _ingest_only(body_key)
     if request.auth is not None:
         if body_key is not None and body_key != request._request.presented_api_key:
             raise _conflict()
@@ -179,11 +181,10 @@ def ingest_key_from_body(request, body_key: str | None) -> ApiKeyPrincipal:
     if body_key is None:
         raise CodedAPIException(
             AuthErrorCode.MISSING_API_KEY,
-            "Send the project's API key as X-PG-API-Key, Authorization: Bearer, "
-            "?api_key= or the body's api_key.",
+            "Send the project's API key as X-PG-API-Key, Authorization: Bearer or Basic, "
+            "?api_key=, or in the body (api_key; Segment's writeKey).",
             status.HTTP_401_UNAUTHORIZED,
         )
-    _ingest_only(body_key)
     principal = authenticate_key(body_key)
     request.org_scope.enter(principal.org_id)
     record_last_used(principal)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -41,6 +42,9 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # An AnyValue nested deeper than this is refused (protobuf's own recursion limit, 100
 # messages, allows about 33 AnyValue levels; JSON has no limit of its own here).
 MAX_VALUE_DEPTH = 32
+
+
+_DECIMAL = re.compile(r"-?[0-9]+")
 
 
 class MalformedExport(Exception):
@@ -211,9 +215,11 @@ def _integer(value: Any, where: str, low: int, high: int) -> int:
     if value is None:
         return 0
     if isinstance(value, str):
+        if not _DECIMAL.fullmatch(value):  # int() would also take " 12 " and "1_000"
+            raise MalformedExport(f"{where} must be an integer.")
         try:
             value = int(value, 10)
-        except ValueError:
+        except ValueError:  # over Python's 4,300 digits
             raise MalformedExport(f"{where} must be an integer.") from None
     elif isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -234,7 +240,10 @@ def _json_double(value: Any, where: str) -> float | str:
             raise MalformedExport(f"{where} must be a number.") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MalformedExport(f"{where} must be a number.")
-    return _double(float(value))
+    try:
+        return _double(float(value))
+    except OverflowError:  # an integer beyond a double, as "1e400" is: an infinity
+        return _double(math.inf if value > 0 else -math.inf)
 
 
 def _json_bytes(value: Any, where: str) -> str:

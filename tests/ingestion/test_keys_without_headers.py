@@ -133,3 +133,19 @@ def test_two_different_keys_in_the_query_string_are_a_400(client, acme, globex):
     response = beacon(client, {"events": [event()]}, path=path)
     assert response.json()["error"]["code"] == "conflicting_api_keys"
     assert stored(acme.org.pk) == [] and stored(globex.org.pk) == []
+
+
+@pytest.mark.parametrize("place", ["query", "body"])
+def test_a_secret_key_outside_the_headers_is_refused_even_beside_itself_in_a_header(
+    client, acme, place
+):
+    """Found by attack: the same sk_ in the header and the URL or body was taken."""
+    payload = {"events": [event()]}
+    if place == "body":
+        response = post(client, acme.secret_key, {**payload, "api_key": acme.secret_key})
+    else:
+        path = f"/v1/events?api_key={acme.secret_key}"
+        response = post(client, acme.secret_key, payload, path=path)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "wrong_key_kind"
+    assert stored(acme.org.pk) == []

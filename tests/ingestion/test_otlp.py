@@ -550,3 +550,27 @@ def test_no_body_is_ever_a_5xx(client, acme, path, encoding, body):
     assert response.status_code in (200, 400), (response.status_code, response.content)
     if response.status_code == 400:
         assert status_of(response)[1] in ("invalid_body", "batch_too_large")
+
+
+@pytest.mark.parametrize("path", ["/v1/logs", "/v1/traces"])
+def test_a_json_double_beyond_a_double_is_an_infinity_not_a_500(client, acme, path):
+    """Found by attack: a 400-digit integer as a doubleValue was float() -> OverflowError."""
+    block = "resourceLogs" if path == "/v1/logs" else "resourceSpans"
+    value = '{"doubleValue": ' + "9" * 400 + "}"
+    body = f'{{"{block}": [{{"resource": {{"attributes": [{{"key": "d", "value": {value}}}]}}}}]}}'
+    response = send(client, path, body.encode(), key=acme.ingest_key, encoding=decoding.JSON)
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    "value", ['" 1765000000000000000 "', '"1_765_000_000_000_000_000"', '"+1"']
+)
+def test_a_json_time_must_be_plain_decimal_digits(client, acme, value):
+    record = (
+        '{"timeUnixNano": ' + value + ', "attributes": '
+        '[{"key": "session.id", "value": {"stringValue": "s"}}]}'
+    )
+    body = '{"resourceLogs": [{"scopeLogs": [{"logRecords": [' + record + "]}]}]}"
+    response = send(client, "/v1/logs", body.encode(), key=acme.ingest_key, encoding=decoding.JSON)
+    assert response.status_code == 400, response.content
+    assert stored(acme.org.pk) == []

@@ -572,3 +572,10 @@ def test_analytics_js_short_paths_and_text_plain_body_with_its_write_key(client,
 def test_a_write_key_with_a_bad_batch_gets_the_batchs_error_not_a_401(client, acme):
     response = send(client, "/v1/batch", {"writeKey": acme.ingest_key, "batch": {"a": 1}})
     assert_error(response, 400, "invalid_body")
+
+
+def test_a_secret_write_key_is_refused_even_beside_itself_as_the_basic_user(client, acme):
+    body = {**message(), "writeKey": acme.secret_key}
+    response = send(client, "/v1/track", body, key=acme.secret_key)
+    assert_error(response, 401, "wrong_key_kind")
+    assert stored(acme.org.pk) == []
