@@ -40,6 +40,11 @@ from gunicorn.workers.ggevent import GeventWorker
 # Content-Length beyond it is not read at all: the endpoint answers 413 (or 400) from the
 # header, after authenticating the request as usual.
 MAX_BUFFERED_BODY = 10 * 1024 * 1024 + 1
+# What one worker holds of request bodies at once, all connections together. Without it, a
+# few hundred clients each sending 10 MB and stalling took a worker's memory from 130 to 470
+# MB (an attack of issue 16) and could take the machine's; past it, a body is answered 503
+# `server_busy` (Retry-After) instead of being read. 25 bodies of the largest size.
+BUFFER_BUDGET_BYTES = 25 * (MAX_BUFFERED_BODY - 1)
 BODY_TIMEOUT_SECONDS = 30.0
 # Below gunicorn's worker timeout (30 s): GraphQL's analytic budget is 20 s of it.
 RESPONSE_TIMEOUT_SECONDS = 28.0
@@ -70,6 +75,26 @@ def _error(
     return [body]
 
 
+class _Busy(Exception):
+    """The worker's body budget is spent: the request is not read."""
+
+
+@dataclass
+class _Budget:
+    """Bytes of request bodies a worker holds; one gevent thread, so no lock."""
+
+    limit: int
+    used: int = 0
+
+    def take(self, size: int) -> None:
+        if self.used + size > self.limit:
+            raise _Busy
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
 @dataclass
 class _Job:
     environ: dict[str, Any]
@@ -80,15 +105,25 @@ class _Job:
 class BufferedApplication:
     """Read each request's body whole, then run the WSGI app on an executor greenlet."""
 
-    def __init__(self, app: WSGIApp, *, executors: int) -> None:
+    def __init__(self, app: WSGIApp, *, executors: int, budget: int = BUFFER_BUDGET_BYTES) -> None:
         self.app = app
         self.executors = max(1, executors)
+        self.budget = _Budget(budget)
         self._jobs: gevent.queue.Queue[_Job] = gevent.queue.Queue()
         self._started = False
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        held = [0]  # what this request's body holds of the budget, until it is answered
         try:
-            environ = self._buffered(environ)
+            return self._answer(environ, start_response, held)
+        finally:
+            self.budget.give(held[0])
+
+    def _answer(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], held: list[int]
+    ) -> Any:
+        try:
+            environ = self._buffered(environ, held)
         except gevent.Timeout:
             return _error(
                 start_response,
@@ -96,6 +131,14 @@ class BufferedApplication:
                 "request_timeout",
                 f"The body did not arrive within {BODY_TIMEOUT_SECONDS:g} s.",
                 (("Connection", "close"),),
+            )
+        except _Busy:
+            return _error(
+                start_response,
+                "503 Service Unavailable",
+                "server_busy",
+                "The server holds as many request bodies as it may; retry later.",
+                (("Retry-After", str(RETRY_AFTER_SECONDS)), ("Connection", "close")),
             )
         if not self._started:
             self._started = True
@@ -118,9 +161,9 @@ class BufferedApplication:
         start_response(status, headers)
         return [body]
 
-    @staticmethod
-    def _buffered(environ: dict[str, Any]) -> dict[str, Any]:
-        """Return the environ with its body read into memory (raise gevent.Timeout)."""
+    def _buffered(self, environ: dict[str, Any], held: list[int]) -> dict[str, Any]:
+        """Return the environ with its body read into memory, each part taken from the
+        worker's budget and counted in `held` (raise gevent.Timeout, or _Busy)."""
         stream = environ["wsgi.input"]
         try:
             declared = int(environ.get("CONTENT_LENGTH") or 0)
@@ -137,6 +180,8 @@ class BufferedApplication:
                     part = stream.read(min(_READ_CHUNK, wanted - size))
                     if not part:
                         break
+                    self.budget.take(len(part))
+                    held[0] += len(part)
                     parts.append(part)
                     size += len(part)
             body = b"".join(parts)

@@ -250,6 +250,53 @@ def test_a_request_not_answered_in_time_is_503_json_and_a_queued_one_never_runs(
         assert json.loads(body)["error"]["code"] == "request_timeout"
 
 
+class _HalfBody(io.RawIOBase):
+    """A body whose first `size` bytes arrive, then nothing more (a stalled attacker)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            gevent.sleep(60)
+            return b""
+        part = min(size, self.left)
+        self.left -= part
+        return b"x" * part
+
+
+def test_bodies_past_the_workers_budget_are_503_not_held_in_memory(monkeypatch):
+    """Issue 16's attack: stalled 10 MB bodies on many connections took a worker's memory
+    from 130 to 470 MB; a worker now holds at most its budget of bodies at once."""
+    monkeypatch.setattr(server, "BODY_TIMEOUT_SECONDS", 0.5)
+    served: list[int] = []
+
+    def app(environ, start_response):
+        served.append(len(environ["wsgi.input"].read()))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    front = server.BufferedApplication(app, executors=1, budget=300_000)
+    answers: list[tuple[str, list]] = []
+
+    def call(body: io.RawIOBase, length: int) -> None:
+        seen: list = []
+        environ = {"wsgi.input": body, "CONTENT_LENGTH": str(length), "REQUEST_METHOD": "POST"}
+        b"".join(front(environ, _start_response(seen)))
+        answers.append((seen[0][0], seen[0][1]))
+
+    stalled = [gevent.spawn(call, _HalfBody(100_000), 200_000) for _ in range(3)]
+    gevent.sleep(0.05)  # the three hold 300,000 bytes: the budget
+    assert front.budget.used == 300_000
+    call(io.BytesIO(b"y" * 1000), 1000)  # nothing left for a small honest body
+    assert answers[-1][0] == "503 Service Unavailable"
+    assert ("Retry-After", str(server.RETRY_AFTER_SECONDS)) in answers[-1][1]
+    gevent.joinall(stalled)  # each times out (408) and gives its share back
+    assert front.budget.used == 0
+    call(io.BytesIO(b"y" * 1000), 1000)
+    assert answers[-1][0] == "200 OK" and served == [1000]
+
+
 def test_the_front_reads_the_whole_body_and_runs_the_app_with_it():
     received: list[bytes] = []
 
