@@ -102,3 +102,15 @@ def test_an_acme_key_never_sees_globex(client, acme, globex):
     response = client.get("/probe/whoami", HTTP_X_PG_API_KEY=acme.secret_key)
     assert response.json()["visible_projects"] == ["proj_acme"]
     assert response.json()["org_id"] == acme.org.pk
+
+
+def test_the_logs_key_shape_matches_every_key_kind():
+    """productgraph.log_redaction cannot import orgs (the kernel imports no app): its key
+    pattern is checked against the real format here, so neither drifts alone."""
+    from orgs import keys
+    from productgraph.log_redaction import KEY_SHAPE, redact_keys
+
+    for kind in keys.KIND_PREFIXES:
+        key = keys.generate(kind)
+        assert KEY_SHAPE.fullmatch(key), kind
+        assert redact_keys(f"GET /{key} x") == f"GET /{key[:3]}[redacted] x"

@@ -343,8 +343,16 @@ def test_keys_outside_the_headers_never_reach_the_access_log(live, committed):
                  **{"Content-Type": "text/plain"}),
     ]  # fmt: skip
     assert [status for status, _, _ in answers] == [202] * 4, answers
+    # Found by attack: gunicorn's own warnings quoted the malformed request line or header.
+    _raw(
+        live,
+        f"POST /v1/events?api_key={tenant.ingest_key}\x01 HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+    )
+    _raw(live, f"POST /v1/events HTTP/1.1\r\nX-PG-API-Key {tenant.ingest_key}\r\n\r\n".encode())
+    _request(live, "POST", f"/v1/events?api+key={tenant.ingest_key}", body,
+             **{"Content-Type": "text/plain"})  # fmt: skip
     deadline = time.monotonic() + 5
-    while (log := live.log_path.read_text()).count("POST /v1/events") < 4:
+    while (log := live.log_path.read_text()).count("Invalid") < 2 or "api+key" not in log:
         assert time.monotonic() < deadline, log
         time.sleep(0.1)
     assert tenant.ingest_key not in log
