@@ -5,7 +5,7 @@ Segment client sends its write key as the HTTP Basic user. Two places would writ
 
 - gunicorn's access log, whose default format holds the request line (`%(r)s`), the Basic
   user (`%(u)s`) and the referer (`%(f)s`). `AccessLogger` (config/gunicorn.py's
-  `logger_class`) rewrites every atom before any format sees it: the value of each
+  `logger_class`) rewrites each atom as the format reads it: the value of each
   `api_key` query parameter becomes `[redacted]`, however its name is percent-encoded, and
   any key-shaped text `pk_[redacted]`; the user is `-`, and the credential headers
   (`Authorization`, `X-PG-API-Key`, `Cookie`) and their environ variables are `[redacted]`
@@ -24,7 +24,7 @@ import re
 from typing import Any
 from urllib.parse import unquote_plus
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger, SafeAtoms
 
 REDACTED = "[redacted]"
 QUERY_KEY = "api_key"  # orgs.authentication.QUERY_KEY_PARAMETER (the kernel imports no app)
@@ -82,6 +82,18 @@ def _redacted(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(_redacted_arg(arg) for arg in args)
 
 
+class RedactedAtoms(SafeAtoms):
+    """gunicorn's access-log atoms, each credential-free as the format reads it."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "u":
+            return "-"  # the Basic user is a Segment client's write key
+        if key.lower() in _CREDENTIAL_ATOMS:
+            return REDACTED
+        value = super().__getitem__(key)
+        return redact_keys(value) if isinstance(value, str) else value
+
+
 class AccessLogger(Logger):
     """gunicorn's logger whose access-log atoms and error lines carry no credential
     (gunicorn's "Error handling request <uri>" holds the query string, and its "Invalid
@@ -108,15 +120,9 @@ class AccessLogger(Logger):
     def log(self, lvl, msg, *args, **kwargs) -> None:
         super().log(lvl, _redacted_arg(msg), *_redacted(args), **kwargs)
 
-    def atoms(self, resp, req, environ, request_time) -> dict[str, Any]:
-        atoms = super().atoms(resp, req, environ, request_time)
-        for name, value in atoms.items():
-            if name in _CREDENTIAL_ATOMS:
-                atoms[name] = REDACTED
-            elif isinstance(value, str):
-                atoms[name] = redact_keys(value)
-        atoms["u"] = "-"  # the Basic user is a Segment client's write key
-        return atoms
+    # Only the atoms the format names are read, and redacted as they are (a request's
+    # atoms number in the dozens: every header and environ variable).
+    atoms_wrapper_class = RedactedAtoms
 
 
 # A LogRecord's own attributes: anything else was added as an extra (`request`, say).
