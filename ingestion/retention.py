@@ -30,9 +30,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from ingestion.models import Event
+from ingestion.signals import events_purged
 from orgs.models import MAX_RETENTION_DAYS
 from productgraph.tenancy.context import org_context
-from sessions.services import sessions_prune_orphans
 
 BATCH_SIZE = 5000
 
@@ -121,5 +122,5 @@ def events_purge(*, org_id: int, cutoff: datetime, batch_size: int = BATCH_SIZE)
             break
     if events:  # sessions (and their journey rows) built only from purged events go too
         with transaction.atomic(), org_context(org_id):
-            sessions_prune_orphans(org_id=org_id)
+            events_purged.send(sender=Event, org_id=org_id)
     return PurgeResult(org_id=org_id, cutoff=cutoff, events=events, keys=keys)

@@ -1,4 +1,4 @@
-"""Reads of stored events that other apps use (sessions, journeys)."""
+"""Reads of stored events that the apps downstream use (sessions, journeys)."""
 
 from __future__ import annotations
 
@@ -12,48 +12,23 @@ from django.db.models import F
 
 from ingestion.catalog import BY_KEY, FIELDS
 from ingestion.models import Event
-from sessions.sessionization import EventFacts
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _epoch_us(column: str) -> str:
+def epoch_us(column: str) -> str:
     """SQL for a timestamptz column as integer microseconds since the epoch.
 
     Folds read tens of thousands of timestamps at a time; Django's timestamptz loader
     parses each one from ISO text in Python (measured: 4 µs a value, a quarter of a
-    session fold), psycopg's integer loader is C, and `_from_epoch_us` costs ~0.3 µs.
+    session fold), psycopg's integer loader is C, and `from_epoch_us` costs ~0.3 µs.
     """
     return f"(extract(epoch FROM {column}) * 1000000)::bigint"
 
 
-def _from_epoch_us(microseconds: int) -> datetime:
+def from_epoch_us(microseconds: int) -> datetime:
+    """Integer microseconds since the epoch (`epoch_us`'s column) as a datetime."""
     return _EPOCH + timedelta(microseconds=microseconds)
-
-
-_SESSION_EVENTS = f"""
-SELECT session_id, id, {_epoch_us("timestamp")}, event_type, sequence, page_path,
-       page_referrer, user_id, anonymous_id, user_agent, {_epoch_us("received_at")}
-FROM ingestion_event
-WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)
-"""  # noqa: S608 - constant column names
-
-
-def session_events(
-    *, org_id: int, project_id: int, session_ids: Sequence[str]
-) -> tuple[dict[str, list[EventFacts]], dict[str, datetime]]:
-    """Return each session's events and the latest received_at among them."""
-    events: dict[str, list[EventFacts]] = {}
-    received: dict[str, int] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(_SESSION_EVENTS, [org_id, project_id, list(session_ids)])
-        for session_id, row_id, timestamp, *facts, received_at in cursor.fetchall():
-            events.setdefault(session_id, []).append(
-                EventFacts(row_id, _from_epoch_us(timestamp), *facts)
-            )
-            if received_at > received.get(session_id, -1):
-                received[session_id] = received_at
-    return events, {session_id: _from_epoch_us(us) for session_id, us in received.items()}
 
 
 def sessions_with_events(
@@ -99,11 +74,11 @@ def _json(value: Any) -> Any:
 
 
 def _select(column: str, kind: str) -> str:
-    return _epoch_us(column) if kind == "timestamp" else column
+    return epoch_us(column) if kind == "timestamp" else column
 
 
 _LOADERS: dict[str, Callable[[Any], Any]] = {
-    "timestamp": _from_epoch_us,
+    "timestamp": from_epoch_us,
     "json": lambda value: _json(value),
     "object": lambda value: _json(value),
 }

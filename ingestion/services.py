@@ -8,11 +8,12 @@ from typing import Any
 
 from django.db import transaction
 
+from ingestion.models import Event
 from ingestion.retention import retention_cutoff
 from ingestion.serializers import EventBatchSerializer
+from ingestion.signals import events_stored
 from ingestion.validation import EventError, Project, ValidEvent
 from ingestion.writer import events_write
-from sessions.services import sessions_mark_touched
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,9 @@ def events_ingest(
     written = events_write(rows=rows, timestamps=[event.timestamp for event in unique])
     if written.sessions:
         sessions = written.sessions
-        transaction.on_commit(
-            lambda: sessions_mark_touched(
-                org_id=org_id, project_id=project_id, session_ids=sessions
+        transaction.on_commit(  # sessions marks them for folding (sessions/receivers.py)
+            lambda: events_stored.send(
+                sender=Event, org_id=org_id, project_id=project_id, session_ids=sessions
             )
         )
     return IngestResult(

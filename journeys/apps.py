@@ -5,3 +5,7 @@ class JourneysConfig(AppConfig):
     """Journey definitions, matching and funnels (issue 5)."""
 
     name = "journeys"
+
+    def ready(self) -> None:
+        """Connect the receivers of the hand-offs from the app below (receivers.py)."""
+        from journeys import receivers  # noqa: F401

@@ -266,3 +266,43 @@ def journeys_refresh_project(*, org_id: int, project_id: int, rematch: bool = Tr
                 matched_version=versions[journey.pk]
             )
     return written
+
+
+# Sessions re-matched per statement when closed sessions are re-matched.
+REMATCH_BATCH = 500
+
+
+def journeys_prune_orphans(*, org_id: int) -> int:
+    """Delete the org's journey rows whose session no longer exists (after retention)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            DELETE FROM {SessionJourney._meta.db_table} j
+            WHERE j.org_id = %s AND NOT EXISTS (
+                SELECT 1 FROM {Session._meta.db_table} s
+                WHERE s.project_id = j.project_id AND s.session_id = j.session_id)
+            """,  # noqa: S608 - table names from model metadata
+            [org_id],
+        )
+        return cursor.rowcount
+
+
+def journeys_rematch_pending(*, org_id: int, project_id: int, session_ids: Sequence[str]) -> int:
+    """Match again those of these (just closed) sessions whose journey is still `pending`:
+    closed, they are bounced, dropped or abandoned now. Return rows written."""
+    pending = sorted(
+        set(
+            SessionJourney.objects.filter(
+                org_id=org_id,
+                project_id=project_id,
+                status=SessionJourney.Status.PENDING,
+                session_id__in=session_ids,
+            ).values_list("session_id", flat=True)
+        )
+    )
+    return sum(
+        journeys_match_sessions(
+            org_id=org_id, project_id=project_id, session_ids=pending[start : start + REMATCH_BATCH]
+        )
+        for start in range(0, len(pending), REMATCH_BATCH)
+    )

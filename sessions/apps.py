@@ -7,3 +7,7 @@ class SessionsConfig(AppConfig):
     name = "sessions"
     label = "product_sessions"
     verbose_name = "Product sessions"
+
+    def ready(self) -> None:
+        """Connect the receivers of the hand-offs from the app below (receivers.py)."""
+        from sessions import receivers  # noqa: F401

@@ -1,13 +1,16 @@
-"""Reads of sessions."""
+"""Reads of sessions, and of the events a fold needs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection
 
 from ingestion.models import Event
+from ingestion.selectors import epoch_us, from_epoch_us
 from sessions.models import Session
+from sessions.sessionization import EventFacts
 
 
 def sessions_stale(*, org_id: int, project_id: int, since: datetime) -> list[str]:
@@ -33,3 +36,28 @@ def session_get(*, org_id: int, project_id: int, session_id: str) -> Session | N
     return Session.objects.filter(
         org_id=org_id, project_id=project_id, session_id=session_id
     ).first()
+
+
+_SESSION_EVENTS = f"""
+SELECT session_id, id, {epoch_us("timestamp")}, event_type, sequence, page_path,
+       page_referrer, user_id, anonymous_id, user_agent, {epoch_us("received_at")}
+FROM ingestion_event
+WHERE org_id = %s AND project_id = %s AND session_id = ANY(%s)
+"""  # noqa: S608 - constant column names
+
+
+def session_events(
+    *, org_id: int, project_id: int, session_ids: Sequence[str]
+) -> tuple[dict[str, list[EventFacts]], dict[str, datetime]]:
+    """Return each session's events and the latest received_at among them."""
+    events: dict[str, list[EventFacts]] = {}
+    received: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_SESSION_EVENTS, [org_id, project_id, list(session_ids)])
+        for session_id, row_id, timestamp, *facts, received_at in cursor.fetchall():
+            events.setdefault(session_id, []).append(
+                EventFacts(row_id, from_epoch_us(timestamp), *facts)
+            )
+            if received_at > received.get(session_id, -1):
+                received[session_id] = received_at
+    return events, {session_id: from_epoch_us(us) for session_id, us in received.items()}

@@ -17,14 +17,13 @@ from django.db import connection
 from django.utils import timezone
 
 from ingestion.models import Event
-from ingestion.selectors import session_events
-from journeys.models import SessionJourney
-from journeys.services import journeys_match_sessions
 from orgs.models import Project
 from productgraph.keyspace import redis_key
 from productgraph.metrics import fold_observed
 from sessions.models import Session
+from sessions.selectors import session_events
 from sessions.sessionization import SessionFacts, fold_session
+from sessions.signals import sessions_closed, sessions_folded, sessions_pruned
 
 logger = logging.getLogger(__name__)
 
@@ -248,9 +247,12 @@ def sessions_fold(
         ]
         if rows:
             cursor.executemany(_UPSERT, rows)
-        if rows:  # sessions hand off to journeys, in the same transaction
-            journeys_match_sessions(
-                org_id=org_id, project_id=project_id, session_ids=[row[2] for row in rows]
+        if rows:  # sessions hand off to journeys (their receiver), in the same transaction
+            sessions_folded.send(
+                sender=Session,
+                org_id=org_id,
+                project_id=project_id,
+                session_ids=[row[2] for row in rows],
             )
         gone = sorted(set(session_ids) - set(events))
         if gone:  # every event purged: the session goes too
@@ -263,7 +265,8 @@ def sessions_fold(
 
 
 def sessions_prune_orphans(*, org_id: int) -> int:
-    """Delete the org's sessions (and journey rows) none of whose events remain (retention)."""
+    """Delete the org's sessions none of whose events remain (retention); apps downstream
+    drop their rows of them on `sessions_pruned`."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -276,25 +279,14 @@ def sessions_prune_orphans(*, org_id: int) -> int:
             [org_id],
         )
         deleted = cursor.rowcount
-        cursor.execute(
-            f"""
-            DELETE FROM {SessionJourney._meta.db_table} j
-            WHERE j.org_id = %s AND NOT EXISTS (
-                SELECT 1 FROM {Session._meta.db_table} s
-                WHERE s.project_id = j.project_id AND s.session_id = j.session_id)
-            """,  # noqa: S608 - table names from model metadata
-            [org_id],
-        )
+    sessions_pruned.send(sender=Session, org_id=org_id)
     return deleted
 
 
 def sessions_close_idle(*, org_id: int, now: datetime | None = None) -> int:
-    """End every active session of the org idle longer than its project's timeout.
-
-    A closed session whose journey status was `pending` ("the session is still active") is
-    folded again at once, which re-matches it: it becomes bounced, dropped or abandoned now,
-    not at the next journey refresh (up to 5 minutes later).
-    """
+    """End every active session of the org idle longer than its project's timeout, and
+    tell the apps downstream (`sessions_closed`, per project: journeys re-match the ones
+    still `pending` at once, not at the next journey refresh)."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -312,21 +304,7 @@ def sessions_close_idle(*, org_id: int, now: datetime | None = None) -> int:
     for project_id, session_id in closed:
         by_project.setdefault(project_id, []).append(session_id)
     for project_id, session_ids in by_project.items():
-        pending = sorted(
-            set(
-                SessionJourney.objects.filter(
-                    org_id=org_id,
-                    project_id=project_id,
-                    status=SessionJourney.Status.PENDING,
-                    session_id__in=session_ids,
-                ).values_list("session_id", flat=True)
-            )
+        sessions_closed.send(
+            sender=Session, org_id=org_id, project_id=project_id, session_ids=session_ids
         )
-        for start in range(0, len(pending), FOLD_BATCH):
-            sessions_fold(
-                org_id=org_id,
-                project_id=project_id,
-                session_ids=pending[start : start + FOLD_BATCH],
-                now=now,
-            )
     return len(closed)
