@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from orgs.graphql_auth import graphql_principal
+from graphql_api.orgs.auth import graphql_principal
+from graphql_api.schema import schema
 from productgraph import health, metrics
 from productgraph.api import handlers
 from productgraph.api.schema_view import DocsView, SchemaView
 from productgraph.graphql.view import GraphQLView
-from productgraph.schema import schema
 
 urlpatterns = [
     path("health", health.HealthView.as_view(), name="health"),

@@ -204,9 +204,9 @@ SPECTACULAR_SETTINGS = {
 # --- GraphQL (graphene-django) ----------------------------------------------------------------
 # /graphql is routed in productgraph/urls.py with its own view (productgraph.graphql.view).
 GRAPHENE = {
-    "SCHEMA": "productgraph.schema.schema",
+    "SCHEMA": "graphql_api.schema.schema",
     # `manage.py graphql_schema` rewrites the committed SDL; a test fails when it drifts.
-    "SCHEMA_OUTPUT": "productgraph/schema.graphql",
+    "SCHEMA_OUTPUT": "graphql_api/schema.graphql",
     "MIDDLEWARE": [],  # never graphene's debug middleware, even with DEBUG on
     "ATOMIC_MUTATIONS": False,  # the tenancy middleware's request transaction is enough
 }

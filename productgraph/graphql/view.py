@@ -1,7 +1,7 @@
 """`/graphql`: GraphiQL for logged-in browsers, JSON over POST for API clients.
 
 The view authenticates before anything is parsed or executed, through the `authenticate`
-callable it is given (`orgs.graphql_auth.graphql_principal`): a project secret key, or a
+callable it is given (`graphql_api.orgs.auth.graphql_principal`): a project secret key, or a
 logged-in user and the org chosen with `X-PG-Org`. That callable enters the org through
 `request.org_scope`, so every resolver runs inside the org's RLS context; the tenancy
 middleware has already opened the request's transaction.

@@ -315,7 +315,7 @@ def test_event_counts_run_under_a_statement_timeout(client, acme):
 def test_every_statement_of_a_request_has_a_timeout_and_a_cancel_is_query_timeout(
     client, acme, monkeypatch
 ):
-    from orgs import graphql_types
+    from graphql_api.orgs import types as graphql_types
     from productgraph.graphql import limits
 
     def slow_list(**kwargs):

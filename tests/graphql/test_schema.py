@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 from graphql import parse, print_schema, validate
 
-from ingestion.graphql_selectors import EventCountsError, EventCountsQuery, Interval, bucket_start
+from graphql_api.events.selectors import EventCountsError, EventCountsQuery, Interval, bucket_start
+from graphql_api.schema import schema
 from productgraph.graphql.errors import CodedGraphQLError
 from productgraph.graphql.limits import QueryDepthLimit
 from productgraph.graphql.loaders import Loaders
@@ -22,15 +23,14 @@ from productgraph.graphql.pagination import (
     encode_cursor,
     page_size,
 )
-from productgraph.schema import schema
 
-SDL = Path(settings.BASE_DIR) / "productgraph" / "schema.graphql"
+SDL = Path(settings.BASE_DIR) / "graphql_api" / "schema.graphql"
 
 
 def test_the_committed_schema_matches_the_code():
     printed = print_schema(schema.graphql_schema)
     assert SDL.read_text().rstrip("\n") == printed.rstrip("\n"), (
-        "productgraph/schema.graphql is stale: run `python manage.py graphql_schema` "
+        "graphql_api/schema.graphql is stale: run `python manage.py graphql_schema` "
         "and commit the file"
     )
 

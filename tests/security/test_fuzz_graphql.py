@@ -24,7 +24,7 @@ from hypothesis_graphql import Mode, mutations, nodes, queries
 
 from tests.graphql.helpers import data, error_codes, gql, member, seed_checkout
 
-SDL = Path(django_settings.BASE_DIR, "productgraph", "schema.graphql").read_text()
+SDL = Path(django_settings.BASE_DIR, "graphql_api", "schema.graphql").read_text()
 # docs/graphql.md, "Errors" (internal_error and unavailable excluded: a bug, an outage).
 DOCUMENTED_CODES = {
     "not_authenticated",

@@ -13,7 +13,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
-from orgs.graphql_selectors import project_list_scoped, projects_by_id, projects_by_public_id
+from graphql_api.orgs.selectors import project_list_scoped, projects_by_id, projects_by_public_id
 from orgs.models import Project
 from productgraph.graphql.context import loaders_of, org_id_of, principal_of
 from productgraph.graphql.pagination import DATETIME, INT, Page, decode_cursor, page_size

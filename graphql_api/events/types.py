@@ -9,8 +9,7 @@ from typing import Any
 
 import graphene
 
-from ingestion.catalog import EVENT_TYPES
-from ingestion.graphql_selectors import (
+from graphql_api.events.selectors import (
     DEFAULT_GROUPS,
     GROUPABLE_KEYS,
     EventCountsError,
@@ -20,8 +19,9 @@ from ingestion.graphql_selectors import (
     Series,
     event_page,
 )
+from graphql_api.orgs.types import project_for, project_page
+from ingestion.catalog import EVENT_TYPES
 from ingestion.models import Event
-from orgs.graphql_types import project_for, project_page
 from productgraph.graphql.context import analytic_timeout_ms, org_id_of
 from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
 from productgraph.graphql.limits import statement_timeout

@@ -1,6 +1,6 @@
-"""The root GraphQL schema, assembled from the apps' `graphql_types` modules.
+"""The root GraphQL schema, assembled from each domain's `types` module.
 
-The printed schema is committed as `productgraph/schema.graphql`; a test fails when it
+The printed schema is committed as `graphql_api/schema.graphql`; a test fails when it
 drifts. Regenerate it with `python manage.py graphql_schema` (GRAPHENE["SCHEMA_OUTPUT"]).
 """
 
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import graphene
 
-from ingestion.graphql_types import EventQueries
-from journeys.graphql_types import FunnelQueries, JourneyMutations, JourneyQueries
-from orgs.graphql_types import ProjectQueries
+from graphql_api.events.types import EventQueries
+from graphql_api.journeys.funnels import FunnelQueries
+from graphql_api.journeys.mutations import JourneyMutations
+from graphql_api.journeys.types import JourneyQueries
+from graphql_api.orgs.types import ProjectQueries
+from graphql_api.sessions.types import SessionQueries
 from productgraph.graphql.nodes import node_field
-from sessions.graphql_types import SessionQueries
 
 
 # graphene lists the fields of later bases first: this order prints projects first.

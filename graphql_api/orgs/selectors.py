@@ -1,4 +1,4 @@
-"""Reads of projects and memberships behind the GraphQL API (`orgs.graphql_types`)."""
+"""Reads of projects and memberships behind the GraphQL API (`graphql_api.orgs.types`)."""
 
 from __future__ import annotations
 

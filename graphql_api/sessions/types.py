@@ -9,18 +9,19 @@ from typing import Any
 import graphene
 from graphene import relay
 
-from ingestion.graphql_selectors import session_event_pages
-from ingestion.graphql_types import EventConnection
-from ingestion.models import Event
-from journeys.graphql_selectors import session_journeys_by_session
-from journeys.graphql_types import SessionJourneyType
-from orgs.graphql_types import (
+from graphql_api.events.selectors import session_event_pages
+from graphql_api.events.types import EventConnection
+from graphql_api.journeys.selectors import session_journeys_by_session
+from graphql_api.journeys.types import SessionJourneyType
+from graphql_api.orgs.types import (
     ProjectType,
     expect_projects,
     project_for,
     project_load,
     project_page,
 )
+from graphql_api.sessions.selectors import SessionFilter, session_get_scoped, session_page
+from ingestion.models import Event
 from productgraph.graphql.context import loaders_of, org_id_of, principal_of
 from productgraph.graphql.pagination import (
     DATETIME,
@@ -33,7 +34,6 @@ from productgraph.graphql.pagination import (
     page_size,
 )
 from productgraph.graphql.scalars import utc
-from sessions.graphql_selectors import SessionFilter, session_get_scoped, session_page
 from sessions.models import Session
 from sessions.selectors import session_get
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from django.core.validators import slug_re
 from django.http import HttpRequest
 
+from graphql_api.orgs.selectors import membership_role
 from orgs.authentication import (
     ApiKeyPrincipal,
     AuthErrorCode,
@@ -24,7 +25,6 @@ from orgs.authentication import (
     presented_key,
     record_last_used,
 )
-from orgs.graphql_selectors import membership_role
 from orgs.models import ApiKey, Membership
 from orgs.selectors import organization_get
 from productgraph.api.errors import CodedAPIException, ErrorCode

@@ -1,0 +1,1 @@
+"""GraphQL: the events domain."""
