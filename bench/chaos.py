@@ -626,14 +626,14 @@ def redis_stop(*, stack: Any, tenant: Any, args: Any, postgres: PrivatePostgres)
 
 # sessions.services' advisory lock of a fold: (this + the shard, the project id)
 _LOCK_NAMESPACE = 0x5E55
-FOLD_TASK = "sessions.fold_touched_sessions"  # sessions.services.FOLD_TASK
+FOLD_TASK = "sessions.fold_touched_sessions"  # sessions.fold_queue.FOLD_TASK
 
 
 def _fold_lock_held(admin_url: str, project_id: int) -> bool:
     """Whether a fold of one of the project's shards holds its advisory lock right now."""
     import psycopg
 
-    from sessions.services import FOLD_SHARDS
+    from sessions.fold_queue import FOLD_SHARDS
 
     with psycopg.connect(admin_url, autocommit=True) as connection:
         row = connection.execute(

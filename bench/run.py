@@ -36,7 +36,7 @@ from bench.server import (
 )
 from bench.sessions import CELERY_APP_NAME, SessionWatch, phase_sessions
 from productgraph.tenancy.roles import url_password, url_user, with_credentials
-from sessions.services import touched_keys
+from sessions.fold_queue import touched_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS = "config.settings.production"

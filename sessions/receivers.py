@@ -7,7 +7,8 @@ from typing import Any
 from django.dispatch import receiver
 
 from ingestion.signals import events_purged, events_stored
-from sessions.services import sessions_mark_touched, sessions_prune_orphans
+from sessions.fold_queue import sessions_mark_touched
+from sessions.services import sessions_prune_orphans
 
 
 @receiver(events_stored, dispatch_uid="sessions.mark_touched")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from orgs.selectors import project_list
 from productgraph.metrics import fold_timer
 from productgraph.tenancy.context import org_context
-from sessions import services
+from sessions import fold_queue, services
 from sessions.selectors import sessions_stale
 
 SWEEP_WINDOW = timedelta(hours=1)
@@ -31,7 +31,7 @@ FOLD_TIME_LIMIT = 90
 
 
 @shared_task(
-    name=services.FOLD_TASK,
+    name=fold_queue.FOLD_TASK,
     bind=True,
     soft_time_limit=FOLD_SOFT_TIME_LIMIT,
     time_limit=FOLD_TIME_LIMIT,
@@ -48,22 +48,22 @@ def fold_touched_sessions(self: Task, org_id: int, project_id: int, shard: int =
     """
     where = {"org_id": org_id, "project_id": project_id, "shard": shard}
     task_id = self.request.id
-    taken = services.sessions_take_touched(**where, limit=services.FOLD_BATCH, task_id=task_id)
+    taken = fold_queue.sessions_take_touched(**where, limit=services.FOLD_BATCH, task_id=task_id)
     try:
         with fold_timer(), transaction.atomic(), org_context(org_id):
             written = services.sessions_fold(
                 org_id=org_id, project_id=project_id, session_ids=taken
             )
     except Exception:
-        services.sessions_remark(org_id=org_id, project_id=project_id, session_ids=taken)
-        services.sessions_release_held(**where, task_id=task_id)
-        services.sessions_release_schedule(**where)
+        fold_queue.sessions_remark(org_id=org_id, project_id=project_id, session_ids=taken)
+        fold_queue.sessions_release_held(**where, task_id=task_id)
+        fold_queue.sessions_release_schedule(**where)
         raise
-    services.sessions_release_held(**where, task_id=task_id)
-    if services.sessions_release_schedule(**where):
+    fold_queue.sessions_release_held(**where, task_id=task_id)
+    if fold_queue.sessions_release_schedule(**where):
         backlog = len(taken) == services.FOLD_BATCH
-        services.sessions_schedule_fold(
-            **where, countdown=0 if backlog else services.FOLD_DELAY_SECONDS
+        fold_queue.sessions_schedule_fold(
+            **where, countdown=0 if backlog else fold_queue.FOLD_DELAY_SECONDS
         )
     return written
 

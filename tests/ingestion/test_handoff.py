@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.test import Client
 
-from sessions.services import redis_client, touched_keys
+from sessions.fold_queue import redis_client, touched_keys
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import event, post
 

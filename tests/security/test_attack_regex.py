@@ -30,7 +30,7 @@ from journeys.services import journey_save
 from productgraph.celery import app
 from productgraph.keyspace import redis_key
 from productgraph.tenancy.context import org_context
-from sessions import services, tasks
+from sessions import fold_queue, services, tasks
 from tests.conftest import make_tenant
 from tests.graphql.helpers import as_editor, gql
 from tests.ingestion.helpers import event, post
@@ -67,7 +67,7 @@ def journey_rows(tenant) -> dict[str, str]:
 
 def forget_marks() -> None:
     """Drop earlier tests' marks and schedules (ids restart between tests)."""
-    client = services.redis_client()
+    client = fold_queue.redis_client()
     stale = client.keys(redis_key("sessions", "*"))
     if stale:
         client.delete(*stale)
@@ -79,8 +79,8 @@ def ingest(client, tenant, monkeypatch, *events) -> list[tuple]:
     response = post(client, tenant.ingest_key, {"events": list(events)})
     assert response.status_code == 202, response.content
     sent: list[tuple] = []
-    monkeypatch.setattr(services, "_send_fold", lambda *args: sent.append(args[:3]))
-    services.sessions_mark_touched(
+    monkeypatch.setattr(fold_queue, "_send_fold", lambda *args: sent.append(args[:3]))
+    fold_queue.sessions_mark_touched(
         org_id=tenant.org.pk,
         project_id=tenant.project.pk,
         session_ids={item["session.id"] for item in events},
@@ -244,11 +244,11 @@ def test_a_fold_stopped_at_its_soft_time_limit_leaves_its_sessions_for_the_next(
         with pytest.raises(SoftTimeLimitExceeded):
             run_folds(folds, "soft")
     where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
-    assert services.sessions_pending(**where) == 1, "the mark is back"
-    redis = services.redis_client()
+    assert fold_queue.sessions_pending(**where) == 1, "the mark is back"
+    redis = fold_queue.redis_client()
     assert not redis.keys(redis_key("sessions", "held", "*")), "nothing held by the dead fold"
     assert not redis.keys(redis_key("sessions", "scheduled", "*")), "the next mark schedules"
     assert sessions_of(acme) == {}
     run_folds(folds, "next")
     assert set(sessions_of(acme)) == {"sess_001"}, "the next fold took it: nothing lost"
-    assert services.sessions_pending(**where) == 0
+    assert fold_queue.sessions_pending(**where) == 0

@@ -11,7 +11,7 @@ from django.test import Client
 
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
-from sessions import services, tasks
+from sessions import fold_queue, services, tasks
 from sessions.models import Session
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import RECENT, event, post
@@ -158,57 +158,63 @@ def test_five_concurrent_folds_leave_identical_rows(committed):
 
 def test_marks_are_taken_atomically_and_put_back_on_failure(acme):
     where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
-    shard = services.session_shard("a")
-    same_shard = [s for s in (f"s{n}" for n in range(100)) if services.session_shard(s) == shard]
-    key = services.touched_key(acme.org.pk, acme.project.pk, shard)
-    client = services.redis_client()
-    client.delete(*services.touched_keys(**where))
+    shard = fold_queue.session_shard("a")
+    same_shard = [s for s in (f"s{n}" for n in range(100)) if fold_queue.session_shard(s) == shard]
+    key = fold_queue.touched_key(acme.org.pk, acme.project.pk, shard)
+    client = fold_queue.redis_client()
+    client.delete(*fold_queue.touched_keys(**where))
     client.sadd(key, "a", *same_shard[:2])
-    taken = services.sessions_take_touched(**where, shard=shard, limit=2)
+    taken = fold_queue.sessions_take_touched(**where, shard=shard, limit=2)
     assert len(taken) == 2 and client.scard(key) == 1
-    services.sessions_remark(**where, session_ids=taken)
-    assert client.scard(key) == 3 and services.sessions_pending(**where) == 3
+    fold_queue.sessions_remark(**where, session_ids=taken)
+    assert client.scard(key) == 3 and fold_queue.sessions_pending(**where) == 3
     client.delete(key)
 
 
 def test_marks_spread_over_shards_and_each_shard_schedules_one_fold(acme, monkeypatch):
     where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
-    client = services.redis_client()
-    client.delete(*services.touched_keys(**where))
-    client.delete(*(services._scheduled_key(**where, shard=s) for s in range(services.FOLD_SHARDS)))
+    client = fold_queue.redis_client()
+    client.delete(*fold_queue.touched_keys(**where))
+    client.delete(
+        *(fold_queue._scheduled_key(**where, shard=s) for s in range(fold_queue.FOLD_SHARDS))
+    )
     sent: list[tuple] = []
-    monkeypatch.setattr(services, "_send_fold", lambda *args: sent.append(args))
+    monkeypatch.setattr(fold_queue, "_send_fold", lambda *args: sent.append(args))
     ids = [f"sess_{n}" for n in range(40)]
-    services.sessions_mark_touched(**where, session_ids=ids)
-    services.sessions_mark_touched(**where, session_ids=ids[:5])  # already scheduled
-    shards = {services.session_shard(s) for s in ids}
-    assert len(shards) == services.FOLD_SHARDS > 1
+    fold_queue.sessions_mark_touched(**where, session_ids=ids)
+    fold_queue.sessions_mark_touched(**where, session_ids=ids[:5])  # already scheduled
+    shards = {fold_queue.session_shard(s) for s in ids}
+    assert len(shards) == fold_queue.FOLD_SHARDS > 1
     assert sorted(args[2] for args in sent) == sorted(shards)
     for shard in shards:
-        members = {m.decode() for m in client.smembers(services.touched_key(**where, shard=shard))}
-        assert members == {s for s in ids if services.session_shard(s) == shard}
-    client.delete(*services.touched_keys(**where))
-    client.delete(*(services._scheduled_key(**where, shard=s) for s in range(services.FOLD_SHARDS)))
+        members = {
+            m.decode() for m in client.smembers(fold_queue.touched_key(**where, shard=shard))
+        }
+        assert members == {s for s in ids if fold_queue.session_shard(s) == shard}
+    client.delete(*fold_queue.touched_keys(**where))
+    client.delete(
+        *(fold_queue._scheduled_key(**where, shard=s) for s in range(fold_queue.FOLD_SHARDS))
+    )
 
 
 def test_a_redelivered_fold_gets_the_marks_its_first_delivery_took(acme):
     where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
-    shard = services.session_shard("a")
-    same_shard = [s for s in (f"s{n}" for n in range(200)) if services.session_shard(s) == shard]
-    key = services.touched_key(**where, shard=shard)
-    client = services.redis_client()
+    shard = fold_queue.session_shard("a")
+    same_shard = [s for s in (f"s{n}" for n in range(200)) if fold_queue.session_shard(s) == shard]
+    key = fold_queue.touched_key(**where, shard=shard)
+    client = fold_queue.redis_client()
     client.delete(key)
     client.sadd(key, *same_shard[:3])
-    first = services.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-1")
+    first = fold_queue.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-1")
     assert sorted(first) == sorted(same_shard[:3]) and client.scard(key) == 0
     client.sadd(key, same_shard[3])  # a mark made while the worker died
-    again = services.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-1")
+    again = fold_queue.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-1")
     assert sorted(again) == sorted(first)  # the redelivery folds what the first one held
-    services.sessions_release_held(**where, shard=shard, task_id="t-1")
-    later = services.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-2")
+    fold_queue.sessions_release_held(**where, shard=shard, task_id="t-1")
+    later = fold_queue.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-2")
     assert later == [same_shard[3]]
-    services.sessions_release_held(**where, shard=shard, task_id="t-2")
-    assert not client.keys(services.redis_key("sessions", "held", "*"))
+    fold_queue.sessions_release_held(**where, shard=shard, task_id="t-2")
+    assert not client.keys(fold_queue.redis_key("sessions", "held", "*"))
     client.delete(key)
 
 
@@ -217,10 +223,10 @@ def test_a_redis_outage_logs_one_warning_not_one_per_request(acme, monkeypatch, 
         def pipeline(self, **kwargs):
             raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(services, "redis_client", lambda: Down())
-    monkeypatch.setattr(services, "_last_warning", 0.0)
+    monkeypatch.setattr(fold_queue, "redis_client", lambda: Down())
+    monkeypatch.setattr(fold_queue, "_last_warning", 0.0)
     for _ in range(50):
-        services.sessions_mark_touched(
+        fold_queue.sessions_mark_touched(
             org_id=acme.org.pk, project_id=acme.project.pk, session_ids=["s1"]
         )
     warnings = [r for r in caplog.records if "could not mark touched sessions" in r.message]

@@ -10,7 +10,7 @@ from django.test import Client
 
 from productgraph.celery import app
 from productgraph.keyspace import redis_key
-from sessions import services
+from sessions import fold_queue
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import RECENT, event, post
 from tests.sessions.test_aggregation import sessions_of
@@ -19,7 +19,7 @@ from tests.sessions.test_aggregation import sessions_of
 def test_a_posted_batch_becomes_a_session_without_a_manual_step(committed):
     acme = make_tenant("acme")
     app.control.purge()
-    bookkeeping = services.redis_client()
+    bookkeeping = fold_queue.redis_client()
     stale = bookkeeping.keys(redis_key("sessions", "*"))
     if stale:  # ids restart between tests: forget earlier tests' marks and schedules
         bookkeeping.delete(*stale)
