@@ -24,7 +24,7 @@ from ingestion.generator import (
     ONBOARDING_JOURNEY,
     ONBOARDING_STEPS,
 )
-from journeys.services import journey_save
+from journeys.services import journey_create
 from orgs import services
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
@@ -119,7 +119,7 @@ def tenant_create(*, database: str, urls: DatabaseUrls, slug: str, public_id: st
                 rate_limit_per_second=RATE_LIMIT_PER_SECOND
             )
             for journey_key, name, steps in JOURNEYS:
-                journey_save(
+                journey_create(
                     project=project, key=journey_key, name=name, steps=journey_steps(steps)
                 )
     connections.close_all()

@@ -7,7 +7,12 @@ from django.db import transaction
 
 from journeys.forms import JourneyForm
 from journeys.models import Journey
-from journeys.services import journeys_refresh_project
+from journeys.services import (
+    DEFINITION_FIELDS,
+    journey_create,
+    journey_update,
+    journeys_refresh_project,
+)
 from orgs.admin import TenantAdmin
 
 
@@ -20,6 +25,18 @@ class JourneyAdmin(TenantAdmin):
     readonly_fields = ["metrics_refreshed_at"]
     change_form_template = "admin/journeys/journey/change_form.html"
     actions = ["refresh"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Through the services, the one write path of journeys (GraphQL's too): the form
+        has validated the definition field by field, the service validates it again."""
+        fields = {name: form.cleaned_data[name] for name in DEFINITION_FIELDS}
+        fields["entry"] = fields["entry"] or []
+        fields["exit"] = fields["exit"] or []
+        if change:
+            journey_update(journey=obj, **fields)
+            return
+        created = journey_create(project=obj.project, key=obj.key, **fields)
+        obj.pk, obj.org_id = created.pk, created.org_id
 
     def get_readonly_fields(self, request, obj=None):
         # Fixed once created, as over GraphQL: the key is what events carry as

@@ -24,8 +24,9 @@ class Journey(TenantModel):
     metrics_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Bumped in the database by every save that may change the definition (the admin's
-    # too); a refresh that re-matched the project's sessions records the version it read.
+    # Bumped in the database by every update of the definition (journeys.services, the only
+    # write path: GraphQL and the admin call it); a refresh that re-matched the project's
+    # sessions records the version it read.
     # Unequal: beat's next refresh re-matches every session of the project. Counters, not
     # clocks: a save that commits while a refresh runs is never lost (journeys.md).
     definition_version = models.PositiveBigIntegerField(default=1, editable=False)
@@ -41,30 +42,6 @@ class Journey(TenantModel):
 
     def __str__(self) -> str:
         return self.key
-
-    def save(self, *args, **kwargs) -> None:
-        """Save; bump `definition_version` unless only other fields are named."""
-        update_fields = kwargs.get("update_fields")
-        bumps = self.pk is not None and (
-            update_fields is None or not set(update_fields) <= _NOT_DEFINITION
-        )
-        if not bumps:
-            super().save(*args, **kwargs)
-            return
-        version = self.definition_version
-        self.definition_version = models.F("definition_version") + 1
-        if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "definition_version"}
-        try:
-            super().save(*args, **kwargs)
-        except BaseException:
-            self.definition_version = version  # not an F() left on a failed save
-            raise
-        self.refresh_from_db(fields=["definition_version"])
-
-
-# Fields whose saving leaves the definition as it was (journeys.services writes them).
-_NOT_DEFINITION = frozenset({"metrics", "metrics_refreshed_at", "matched_version"})
 
 
 class SessionJourney(TenantModel):

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from ingestion.selectors import session_event_dicts
@@ -33,7 +34,19 @@ def definition_of(journey: Journey) -> JourneyDefinition:
     )
 
 
-def journey_save(
+# What a journey's definition is made of: changing any of them re-matches its sessions.
+DEFINITION_FIELDS = (
+    "name",
+    "description",
+    "entry",
+    "steps",
+    "exit",
+    "timeout_minutes",
+    "is_active",
+)
+
+
+def journey_create(
     *,
     project: Project,
     key: str,
@@ -44,18 +57,60 @@ def journey_save(
     description: str = "",
     timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES,
     is_active: bool = True,
-    journey: Journey | None = None,
 ) -> Journey:
-    """Create or update a journey after validating it (DefinitionError lists the problems)."""
-    parse_definition(
-        key=key, entry=entry or [], steps=steps, exit=exit or [], timeout_minutes=timeout_minutes
+    """Create a journey after validating its definition (DefinitionError lists the problems)."""
+    journey = Journey(org_id=project.org_id, project=project, key=key)
+    _journey_write(
+        journey,
+        name=name,
+        description=description,
+        entry=entry or [],
+        steps=steps,
+        exit=exit or [],
+        timeout_minutes=timeout_minutes,
+        is_active=is_active,
     )
-    journey = journey or Journey(org_id=project.org_id, project=project)
-    journey.key, journey.name, journey.description = key, name, description
-    journey.entry, journey.steps, journey.exit = entry or [], steps, exit or []
-    journey.timeout_minutes, journey.is_active = timeout_minutes, is_active
-    journey.save()
     return journey
+
+
+def journey_update(*, journey: Journey, **changes: Any) -> Journey:
+    """Apply `changes` (any of `DEFINITION_FIELDS`; the key and project are fixed) after
+    validating the whole definition they make, and bump `definition_version`, so that the
+    next refresh re-matches the journey's sessions."""
+    unknown = set(changes) - set(DEFINITION_FIELDS)
+    if unknown:
+        raise TypeError(f"not a journey's definition field: {', '.join(sorted(unknown))}")
+    _journey_write(journey, **changes)
+    return journey
+
+
+def journey_deactivate(*, journey: Journey) -> Journey:
+    """Stop matching sessions against a journey; its rows and metrics are kept."""
+    return journey_update(journey=journey, is_active=False)
+
+
+def _journey_write(journey: Journey, **fields: Any) -> None:
+    """Validate the definition `fields` make with the journey's other values, then save."""
+    for name, value in fields.items():
+        setattr(journey, name, value)
+    parse_definition(
+        key=journey.key,
+        entry=journey.entry or [],
+        steps=journey.steps,
+        exit=journey.exit or [],
+        timeout_minutes=journey.timeout_minutes,
+    )
+    if journey.pk is None:
+        journey.save()
+        return
+    version = journey.definition_version
+    journey.definition_version = F("definition_version") + 1  # type: ignore[assignment]
+    try:
+        journey.save()
+    except BaseException:
+        journey.definition_version = version  # not an F() left on a failed save
+        raise
+    journey.refresh_from_db(fields=["definition_version"])
 
 
 _TABLE = SessionJourney._meta.db_table

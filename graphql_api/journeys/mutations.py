@@ -1,11 +1,13 @@
 """GraphQL: creating, updating and deactivating journeys.
 
-Mutations validate through `journeys.services.journey_save` (which parses the definition).
+Mutations call `journeys.services` (`journey_create`, `journey_update`, `journey_deactivate`),
+which validate the definition.
 Logged-in editors and admins may mutate; viewers and secret keys may not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import graphene
@@ -23,7 +25,7 @@ from graphql_api.orgs.types import project_for
 from journeys.conditions import DefinitionError
 from journeys.definitions import DEFAULT_TIMEOUT_MINUTES
 from journeys.models import Journey
-from journeys.services import journey_save
+from journeys.services import journey_create, journey_deactivate, journey_update
 from orgs.models import Project
 from productgraph.api.errors import ErrorCode
 from productgraph.graphql.context import (
@@ -59,11 +61,11 @@ def _checked_name(name: str) -> str:
 
 
 # The funnel's problems name FunnelQuery's fields; a GraphQL caller sent these arguments.
-def _save(project: Project, journey: Journey | None, **fields: Any) -> Journey:
-    """Save through the service in a savepoint; map its errors to coded GraphQL errors."""
+def _write(service: Callable[..., Journey], **arguments: Any) -> Journey:
+    """Call a journey service in a savepoint; map its errors to coded GraphQL errors."""
     try:
         with transaction.atomic():
-            return journey_save(project=project, journey=journey, **fields)
+            return service(**arguments)
     except DefinitionError as exc:
         raise invalid_definition("journey", exc) from None
     except IntegrityError as exc:
@@ -124,9 +126,9 @@ class CreateJourney(graphene.Mutation):
             raise CodedGraphQLError(
                 JourneyErrorCode.JOURNEY_EXISTS, "The project already has a journey with that key."
             )
-        journey = _save(
-            project,
-            None,
+        journey = _write(
+            journey_create,
+            project=project,
             key=input.key,
             name=_checked_name(input.name),
             description=input.description or "",
@@ -152,7 +154,7 @@ class UpdateJourney(graphene.Mutation):
 
     @staticmethod
     def mutate(root: Any, info: Any, input: Any) -> dict[str, Journey]:
-        project, journey = _journey_to_write(info, input.project_id, input.key)
+        _, journey = _journey_to_write(info, input.project_id, input.key)
         changes = {
             name: value
             for name in (
@@ -168,22 +170,7 @@ class UpdateJourney(graphene.Mutation):
         }
         if "name" in changes:
             _checked_name(changes["name"])
-        return {"journey": _resave(project, journey, **changes)}
-
-
-def _resave(project: Project, journey: Journey, **changes: Any) -> Journey:
-    """Save a journey's stored definition with `changes` applied (re-validated)."""
-    fields = {
-        "key": journey.key,
-        "name": journey.name,
-        "description": journey.description,
-        "entry": journey.entry,
-        "steps": journey.steps,
-        "exit": journey.exit,
-        "timeout_minutes": journey.timeout_minutes,
-        "is_active": journey.is_active,
-    }
-    return _save(project, journey, **{**fields, **changes})
+        return {"journey": _write(journey_update, journey=journey, **changes)}
 
 
 class DeactivateJourney(graphene.Mutation):
@@ -197,8 +184,8 @@ class DeactivateJourney(graphene.Mutation):
 
     @staticmethod
     def mutate(root: Any, info: Any, project_id: str, key: str) -> dict[str, Journey]:
-        project, journey = _journey_to_write(info, project_id, key)
-        return {"journey": _resave(project, journey, is_active=False)}
+        _, journey = _journey_to_write(info, project_id, key)
+        return {"journey": _write(journey_deactivate, journey=journey)}
 
 
 class JourneyMutations(graphene.ObjectType):

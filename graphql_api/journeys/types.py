@@ -1,6 +1,6 @@
 """GraphQL types of journeys: `Journey` with stored metrics, and a session's journey rows.
 
-The mutations are in `mutations.py` (through `journeys.services.journey_save`), funnels in
+The mutations are in `mutations.py` (through `journeys.services`), funnels in
 `funnels.py`. A definition's `DefinitionError` becomes the error `invalid_definition` with
 every problem listed in `extensions.problems` (`invalid_definition` below).
 """

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from journeys.models import Journey
-from journeys.services import journey_save, journeys_refresh_project
+from journeys.services import journey_create, journeys_refresh_project
 from orgs.models import MAX_RETENTION_DAYS, Membership
 from productgraph.tenancy.context import org_context
 from sessions import services as session_services
@@ -107,7 +107,7 @@ def fold(tenant, *session_ids: str) -> None:
 def add_journey(tenant, key: str = "checkout", *, refresh: bool = True) -> Journey:
     """Create a checkout journey (/cart then /pay); match sessions and refresh metrics."""
     with transaction.atomic(), org_context(tenant.org.pk):
-        journey = journey_save(
+        journey = journey_create(
             project=tenant.project, key=key, name="Checkout", steps=CHECKOUT_STEPS
         )
         if refresh:

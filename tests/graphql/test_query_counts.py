@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from journeys.services import journey_save, journeys_refresh_project
+from journeys.services import journey_create, journeys_refresh_project
 from productgraph.tenancy.context import org_context
 from tests.graphql.helpers import (
     CHECKOUT_STEPS,
@@ -63,7 +63,7 @@ def grow(client, acme, start: int, stop: int) -> None:
     fold(acme, *ids)
     with transaction.atomic(), org_context(acme.org.pk):
         for index in range(start, stop):
-            journey_save(project=acme.project, key=f"j{index}", name="J", steps=CHECKOUT_STEPS)
+            journey_create(project=acme.project, key=f"j{index}", name="J", steps=CHECKOUT_STEPS)
         journeys_refresh_project(org_id=acme.org.pk, project_id=acme.project.pk)
 
 

@@ -10,8 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 
+from journeys.conditions import DefinitionError
 from journeys.models import Journey, SessionJourney
-from journeys.services import journey_save
+from journeys.services import journey_create, journey_deactivate, journey_update
 from journeys.tasks import refresh_org
 from productgraph.tenancy.context import org_context
 from sessions.services import sessions_close_idle
@@ -29,7 +30,7 @@ STEPS = [
 
 def make_journey(tenant) -> Journey:
     with transaction.atomic(), org_context(tenant.org.pk):
-        return journey_save(project=tenant.project, key="checkout", name="Checkout", steps=STEPS)
+        return journey_create(project=tenant.project, key="checkout", name="Checkout", steps=STEPS)
 
 
 def visit(client, tenant, session, *paths):
@@ -131,13 +132,7 @@ def test_beat_rematches_every_session_after_a_journey_is_created_or_changed(clie
         "match": [{"field": "page.path", "op": "eq", "value": "/home"}],
     }
     with transaction.atomic(), org_context(acme.org.pk):
-        journey_save(
-            project=acme.project,
-            key="checkout",
-            name="Checkout",
-            steps=[STEPS[0], home],
-            journey=journey,
-        )
+        journey_update(journey=journey, steps=[STEPS[0], home])
     refresh_org.run(acme.org.pk)
     after = rows(acme)
     assert {sid: r.status for sid, r in after.items()} == {
@@ -166,7 +161,7 @@ def test_a_save_committed_while_a_refresh_runs_is_rematched_by_the_next_one(
     def match_then_save(**kwargs):
         written = match(**kwargs)
         with org_context(acme.org.pk):  # an admin saves a new definition meanwhile
-            Journey.objects.get(pk=journey.pk).save()
+            journey_update(journey=Journey.objects.get(pk=journey.pk), name="Renamed")
         return written
 
     monkeypatch.setattr(services, "journeys_match_sessions", match_then_save)
@@ -176,17 +171,25 @@ def test_a_save_committed_while_a_refresh_runs_is_rematched_by_the_next_one(
     assert refresh_org.run(acme.org.pk) == 0
 
 
-def test_only_definition_saves_bump_the_version(acme):
+def test_only_definition_updates_bump_the_version(acme):
     journey = make_journey(acme)
     with transaction.atomic(), org_context(acme.org.pk):
         assert journey.definition_version == 1
-        journey.save(update_fields=["metrics", "metrics_refreshed_at"])
+        journey.save(update_fields=["metrics", "metrics_refreshed_at"])  # a refresh's write
         assert Journey.objects.get(pk=journey.pk).definition_version == 1
-        journey.name = "Renamed"
-        journey.save(update_fields=["name"])
-        journey.save()
+        journey_update(journey=journey, name="Renamed")
+        journey_deactivate(journey=journey)
         assert journey.definition_version == 3
         assert Journey.objects.get(pk=journey.pk).definition_version == 3
+
+
+def test_an_update_with_an_invalid_definition_changes_nothing(acme):
+    journey = make_journey(acme)
+    with transaction.atomic(), org_context(acme.org.pk), pytest.raises(DefinitionError):
+        journey_update(journey=journey, steps=[])
+    with transaction.atomic(), org_context(acme.org.pk):
+        stored = Journey.objects.get(pk=journey.pk)
+    assert (stored.steps, stored.definition_version) == (STEPS, 1)
 
 
 def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):
@@ -249,6 +252,16 @@ def test_admin_shows_a_funnel_chart_and_rejects_bad_definitions(staff_client, cl
         journey.refresh_from_db()
     assert (journey.key, journey.name, journey.timeout_minutes) == ("checkout", "Checkout 2", 45)
     assert journey.project_id == acme.project.pk
+    assert journey.definition_version == 2, "the admin writes through journey_update"
+    added = staff_client.post(
+        "/admin/journeys/journey/add/",
+        {"project": acme.project.pk, "key": "again", "name": "Again", "entry": "",
+         "steps": json.dumps(STEPS), "exit": "", "timeout_minutes": 30, "is_active": "on"},
+    )  # fmt: skip
+    assert added.status_code == 302, added.content.decode()[:2000]
+    with transaction.atomic(), org_context(acme.org.pk):
+        again = Journey.objects.get(key="again")
+    assert (again.org_id, again.entry, again.exit) == (acme.org.pk, [], [])
 
 
 def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(acme, capsys):
@@ -262,11 +275,11 @@ def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(
 
     with transaction.atomic(), org_context(acme.org.pk):
         journeys = [
-            journey_save(project=acme.project, key=key, name=name, steps=journey_steps(steps))
+            journey_create(project=acme.project, key=key, name=name, steps=journey_steps(steps))
             for key, name, steps in JOURNEYS
         ]
         journeys.append(  # an entry, an exit and a tag-matched step
-            journey_save(
+            journey_create(
                 project=acme.project,
                 key="tagged",
                 name="Tagged",

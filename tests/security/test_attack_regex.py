@@ -26,7 +26,7 @@ from django.test import Client
 
 from journeys.conditions import validate_conditions
 from journeys.models import Journey, SessionJourney
-from journeys.services import journey_save
+from journeys.services import journey_create
 from productgraph.celery import app
 from productgraph.keyspace import redis_key
 from productgraph.tenancy.context import org_context
@@ -118,7 +118,7 @@ def test_a_backtracking_journey_regex_folds_in_linear_time(client, acme, monkeyp
 def test_another_orgs_sessions_fold_within_the_lag_target_meanwhile(committed):
     acme, globex = make_tenant("acme"), make_tenant("globex")
     with transaction.atomic(), org_context(acme.org.pk):
-        journey_save(project=acme.project, key="attack", name="Attack", steps=ATTACK_STEPS)
+        journey_create(project=acme.project, key="attack", name="Attack", steps=ATTACK_STEPS)
     app.control.purge()
     forget_marks()
     with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
@@ -207,7 +207,7 @@ def test_a_stored_journey_validation_now_refuses_does_not_stop_the_fold(
         Journey.objects.create(
             org_id=acme.org.pk, project=acme.project, key="old", steps=lookbehind
         )
-        journey_save(project=acme.project, key="attack", name="Attack", steps=ATTACK_STEPS)
+        journey_create(project=acme.project, key="attack", name="Attack", steps=ATTACK_STEPS)
     folds = ingest(client, acme, monkeypatch, event(page__path="/c"))
     with caplog.at_level(logging.WARNING, logger="journeys.services"):
         run_folds(folds, "old")
