@@ -14,7 +14,7 @@ from django.db import transaction
 from productgraph.tenancy.context import org_context
 from sessions.models import Session
 from tests.ingestion.helpers import RECENT, RECENT_TIMESTAMP, event, post
-from tests.sessions.test_aggregation import sessions_of
+from tests.sessions.test_services import sessions_of
 
 
 def seed(client, tenant, session_id):

@@ -13,7 +13,7 @@ from productgraph.keyspace import redis_key
 from sessions import fold_queue
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import RECENT, event, post
-from tests.sessions.test_aggregation import sessions_of
+from tests.sessions.test_services import sessions_of
 
 
 def test_a_posted_batch_becomes_a_session_without_a_manual_step(committed):

@@ -1,4 +1,5 @@
-"""Aggregation against real PostgreSQL and Redis: fold, idempotency, isolation, closing."""
+"""The fold (sessions/services.py) against real PostgreSQL: values, idempotency, late and
+out-of-order events, rebuild equals incremental, a failed fold, isolation, idle close."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.test import Client
 
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
-from sessions import fold_queue, services, tasks
+from sessions import services, tasks
 from sessions.models import Session
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import RECENT, event, post
@@ -156,85 +157,65 @@ def test_five_concurrent_folds_leave_identical_rows(committed):
     assert sum(v[0] for v in first.values()) == 50
 
 
-def test_marks_are_taken_atomically_and_put_back_on_failure(acme):
-    where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
-    shard = fold_queue.session_shard("a")
-    same_shard = [s for s in (f"s{n}" for n in range(100)) if fold_queue.session_shard(s) == shard]
-    key = fold_queue.touched_key(acme.org.pk, acme.project.pk, shard)
-    client = fold_queue.redis_client()
-    client.delete(*fold_queue.touched_keys(**where))
-    client.sadd(key, "a", *same_shard[:2])
-    taken = fold_queue.sessions_take_touched(**where, shard=shard, limit=2)
-    assert len(taken) == 2 and client.scard(key) == 1
-    fold_queue.sessions_remark(**where, session_ids=taken)
-    assert client.scard(key) == 3 and fold_queue.sessions_pending(**where) == 3
-    client.delete(key)
-
-
-def test_marks_spread_over_shards_and_each_shard_schedules_one_fold(acme, monkeypatch):
-    where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
-    client = fold_queue.redis_client()
-    client.delete(*fold_queue.touched_keys(**where))
-    client.delete(
-        *(fold_queue._scheduled_key(**where, shard=s) for s in range(fold_queue.FOLD_SHARDS))
-    )
-    sent: list[tuple] = []
-    monkeypatch.setattr(fold_queue, "_send_fold", lambda *args: sent.append(args))
-    ids = [f"sess_{n}" for n in range(40)]
-    fold_queue.sessions_mark_touched(**where, session_ids=ids)
-    fold_queue.sessions_mark_touched(**where, session_ids=ids[:5])  # already scheduled
-    shards = {fold_queue.session_shard(s) for s in ids}
-    assert len(shards) == fold_queue.FOLD_SHARDS > 1
-    assert sorted(args[2] for args in sent) == sorted(shards)
-    for shard in shards:
-        members = {
-            m.decode() for m in client.smembers(fold_queue.touched_key(**where, shard=shard))
-        }
-        assert members == {s for s in ids if fold_queue.session_shard(s) == shard}
-    client.delete(*fold_queue.touched_keys(**where))
-    client.delete(
-        *(fold_queue._scheduled_key(**where, shard=s) for s in range(fold_queue.FOLD_SHARDS))
-    )
-
-
-def test_a_redelivered_fold_gets_the_marks_its_first_delivery_took(acme):
-    where = {"org_id": acme.org.pk, "project_id": acme.project.pk}
-    shard = fold_queue.session_shard("a")
-    same_shard = [s for s in (f"s{n}" for n in range(200)) if fold_queue.session_shard(s) == shard]
-    key = fold_queue.touched_key(**where, shard=shard)
-    client = fold_queue.redis_client()
-    client.delete(key)
-    client.sadd(key, *same_shard[:3])
-    first = fold_queue.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-1")
-    assert sorted(first) == sorted(same_shard[:3]) and client.scard(key) == 0
-    client.sadd(key, same_shard[3])  # a mark made while the worker died
-    again = fold_queue.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-1")
-    assert sorted(again) == sorted(first)  # the redelivery folds what the first one held
-    fold_queue.sessions_release_held(**where, shard=shard, task_id="t-1")
-    later = fold_queue.sessions_take_touched(**where, shard=shard, limit=500, task_id="t-2")
-    assert later == [same_shard[3]]
-    fold_queue.sessions_release_held(**where, shard=shard, task_id="t-2")
-    assert not client.keys(fold_queue.redis_key("sessions", "held", "*"))
-    client.delete(key)
-
-
-def test_a_redis_outage_logs_one_warning_not_one_per_request(acme, monkeypatch, caplog):
-    class Down:
-        def pipeline(self, **kwargs):
-            raise ConnectionError("Redis is down")
-
-    monkeypatch.setattr(fold_queue, "redis_client", lambda: Down())
-    monkeypatch.setattr(fold_queue, "_last_warning", 0.0)
-    for _ in range(50):
-        fold_queue.sessions_mark_touched(
-            org_id=acme.org.pk, project_id=acme.project.pk, session_ids=["s1"]
-        )
-    warnings = [r for r in caplog.records if "could not mark touched sessions" in r.message]
-    assert len(warnings) == 1
-
-
 def test_the_broker_redelivers_a_dead_workers_task_after_15_minutes():
     from productgraph.celery import app
 
     assert app.conf.broker_transport_options["visibility_timeout"] == 900
     assert app.conf.task_time_limit < 900
+
+
+def facts(tenant) -> dict[str, tuple]:
+    """Every session's folded values (not when it was folded)."""
+    skip = {"id", "aggregated_at"}
+    return {
+        session_id: tuple(
+            getattr(session, field.attname)
+            for field in Session._meta.concrete_fields
+            if field.attname not in skip
+        )
+        for session_id, session in sessions_of(tenant).items()
+    }
+
+
+def test_folding_batch_by_batch_equals_one_rebuild_in_any_arrival_order(client, acme):
+    """Late and out-of-order arrivals: three sessions' events posted newest batch first,
+    folded after each batch, give the rows one fold of everything gives."""
+    events = [
+        event(event_id=f"e{i}", session__id=f"s{i % 3}", page__path=f"/p{i % 4}",
+              event__timestamp=at(i * 7), event__sequence=i)
+        for i in range(30)
+    ]  # fmt: skip
+    ids = ["s0", "s1", "s2"]
+    for start in (20, 10, 0):  # the newest first
+        post(client, acme.ingest_key, {"events": events[start : start + 10]})
+        fold(acme, *ids)
+    incremental = facts(acme)
+    with transaction.atomic(), org_context(acme.org.pk):
+        Session.objects.filter(org_id=acme.org.pk).delete()
+    fold(acme, *ids)
+    assert facts(acme) == incremental
+    assert len(incremental) == 3
+    assert sum(session.event_count for session in sessions_of(acme).values()) == 30
+
+
+def test_a_fold_that_fails_leaves_the_rows_as_they_were_and_a_retry_converges(
+    client, acme, monkeypatch
+):
+    seed_events(client, acme)
+    fold(acme, "sess_001")
+    before = facts(acme)
+    late = event(event_id="0", page__path="/landing", event__timestamp=at(-60))
+    post(client, acme.ingest_key, {"events": [late]})
+
+    def fail(**kwargs):
+        raise RuntimeError("the worker died after writing the rows")
+
+    from sessions import signals
+
+    monkeypatch.setattr(signals.sessions_folded, "send", fail)
+    with pytest.raises(RuntimeError):
+        fold(acme, "sess_001")
+    assert facts(acme) == before, "the failed fold's transaction rolled back"
+    monkeypatch.undo()
+    fold(acme, "sess_001")
+    assert sessions_of(acme)["sess_001"].entry_page == "/landing"
