@@ -478,7 +478,7 @@ def run(args: argparse.Namespace, *, command: str, cpus: int) -> int:
                     rate=rate,
                 )
             )
-        for door in [name for name in args.doors.split(",") if name]:
+        for door in [name.strip() for name in (args.doors or "").split(",") if name.strip()]:
             _say(f"phase: 1,000-event batches through {door}, {args.clients} clients")
             phases.append(
                 ingest(f"1000 per batch, {door}", batch="1000", duration=args.duration, door=door)
