@@ -6,9 +6,8 @@ from django.contrib import admin
 from django.db import transaction
 
 from journeys.forms import JourneyForm
-from journeys.models import Journey
+from journeys.models import DEFINITION_FIELDS, Journey
 from journeys.services import (
-    DEFINITION_FIELDS,
     journey_create,
     journey_update,
     journeys_refresh_project,

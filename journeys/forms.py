@@ -6,23 +6,13 @@ from django import forms
 
 from journeys.conditions import DefinitionError
 from journeys.definitions import parse_definition
-from journeys.models import Journey
+from journeys.models import DEFINITION_FIELDS, Journey
 
 
 class JourneyForm(forms.ModelForm):
     class Meta:
         model = Journey
-        fields = [
-            "project",
-            "key",
-            "name",
-            "description",
-            "entry",
-            "steps",
-            "exit",
-            "timeout_minutes",
-            "is_active",
-        ]
+        fields = ["project", "key", *DEFINITION_FIELDS]
 
     def clean(self):
         cleaned = super().clean()

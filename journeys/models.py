@@ -7,6 +7,17 @@ from django.db import models
 from journeys.definitions import DEFAULT_TIMEOUT_MINUTES
 from orgs.models import Project, TenantModel
 
+# What a journey's definition is made of: changing any of them re-matches its sessions.
+DEFINITION_FIELDS = (
+    "name",
+    "description",
+    "entry",
+    "steps",
+    "exit",
+    "timeout_minutes",
+    "is_active",
+)
+
 
 class Journey(TenantModel):
     """A named journey of a project; its definition is validated by journeys.definitions."""

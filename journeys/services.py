@@ -16,7 +16,7 @@ from ingestion.selectors import session_event_dicts
 from journeys.conditions import DefinitionError, fields_used, to_sql
 from journeys.definitions import DEFAULT_TIMEOUT_MINUTES, JourneyDefinition, parse_definition
 from journeys.matching import match_session
-from journeys.models import Journey, SessionJourney
+from journeys.models import DEFINITION_FIELDS, Journey, SessionJourney
 from orgs.models import Project
 from sessions.models import Session
 
@@ -32,18 +32,6 @@ def definition_of(journey: Journey) -> JourneyDefinition:
         exit=journey.exit,
         timeout_minutes=journey.timeout_minutes,
     )
-
-
-# What a journey's definition is made of: changing any of them re-matches its sessions.
-DEFINITION_FIELDS = (
-    "name",
-    "description",
-    "entry",
-    "steps",
-    "exit",
-    "timeout_minutes",
-    "is_active",
-)
 
 
 def journey_create(

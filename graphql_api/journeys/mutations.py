@@ -24,7 +24,7 @@ from graphql_api.journeys.types import (
 from graphql_api.orgs.types import project_for
 from journeys.conditions import DefinitionError
 from journeys.definitions import DEFAULT_TIMEOUT_MINUTES
-from journeys.models import Journey
+from journeys.models import DEFINITION_FIELDS, Journey
 from journeys.services import journey_create, journey_deactivate, journey_update
 from orgs.models import Project
 from productgraph.api.errors import ErrorCode
@@ -156,17 +156,7 @@ class UpdateJourney(graphene.Mutation):
     def mutate(root: Any, info: Any, input: Any) -> dict[str, Journey]:
         _, journey = _journey_to_write(info, input.project_id, input.key)
         changes = {
-            name: value
-            for name in (
-                "name",
-                "description",
-                "entry",
-                "steps",
-                "exit",
-                "timeout_minutes",
-                "is_active",
-            )
-            if (value := getattr(input, name)) is not None
+            name: value for name in DEFINITION_FIELDS if (value := getattr(input, name)) is not None
         }
         if "name" in changes:
             _checked_name(changes["name"])
