@@ -15,6 +15,10 @@ sessions are anonymous (`user.anonymous_id` only).
 
 The same seed and the same `now` give the same events; the same seed alone gives the same
 event ids, so generating twice with one seed stores each event once (duplicates).
+
+Over 400 lines on purpose: the shop's data (pages, referrers, agents, journeys and their
+weights, about 150 lines) and the one walk through it (`_Session`), which reads it
+throughout and changes with it.
 """
 
 from __future__ import annotations

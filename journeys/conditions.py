@@ -10,6 +10,10 @@ and the SQL compiler (funnels) implement the same semantics, pinned here:
 - `prefix`/`contains`/`regex` apply to strings only; `regex` is a search (unanchored).
 - `gt`/`gte`/`lt`/`lte` apply to numbers only; anything else does not match.
 - `exists` (value `true`, the default, or `false`): the field is present and not null.
+
+One module on purpose, though over 400 lines: the validator, the Python evaluator and the
+SQL compiler implement the semantics above together, and kept apart one could drift from
+the others (the tests compare the evaluator with the compiled SQL on the same events).
 """
 
 from __future__ import annotations
