@@ -36,6 +36,7 @@ class Settings:
     conn_max_age: int
     metrics_token: str | None
     prometheus_multiproc_dir: str | None
+    analytics_store: str
 
 
 def read() -> Settings:
@@ -56,4 +57,5 @@ def read() -> Settings:
         metrics_token=env.str("METRICS_TOKEN", default="") or None,
         # Also read by prometheus_client itself; config/gunicorn.py sets it for its workers.
         prometheus_multiproc_dir=env.str("PROMETHEUS_MULTIPROC_DIR", default="") or None,
+        analytics_store=env.str("ANALYTICS_STORE", default="postgres"),
     )

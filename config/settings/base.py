@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "ingestion",
     "sessions.apps.SessionsConfig",
     "journeys",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +266,8 @@ CELERY_BEAT_SCHEDULE = {
 METRICS_TOKEN = ENV.metrics_token
 # Set: sum the samples every process wrote there (gunicorn workers); unset: this process's.
 PROMETHEUS_MULTIPROC_DIR = ENV.prometheus_multiproc_dir
+# Which analytics store answers funnels and event counts (analytics/stores/): `postgres`.
+ANALYTICS_STORE = ENV.analytics_store
 
 # --- Logging -------------------------------------------------------------------------------
 # Every request gets an id (the client's X-Request-ID if it sent one), returned in the

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 import graphene
 
-from graphql_api.events.selectors import (
+from analytics.errors import QueryError, QueryTimeout
+from analytics.queries.event_counts import (
     DEFAULT_GROUPS,
     GROUPABLE_KEYS,
-    EventCountsError,
     EventCountsQuery,
-    EventFilter,
     Interval,
     Series,
-    event_page,
 )
+from analytics.stores import analytics_store
+from graphql_api.events.selectors import EventFilter, event_page
 from graphql_api.orgs.types import project_for, project_page
 from ingestion.catalog import EVENT_TYPES
 from ingestion.models import Event
-from productgraph.graphql.context import analytic_timeout_ms, org_id_of
+from productgraph.graphql.context import analytic_timeout_ms
 from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
-from productgraph.graphql.limits import statement_timeout
+from productgraph.graphql.limits import query_timeout_error
 from productgraph.graphql.pagination import (
     Page,
     connection,
@@ -229,8 +229,7 @@ class EventQueries(graphene.ObjectType):
         max_groups: int | None = DEFAULT_GROUPS,
     ) -> list[Series]:
         query = EventCountsQuery(
-            org_id=org_id_of(info),
-            project_id=0,
+            project_id=1,  # validated before the project is looked up, as funnel is
             since=utc(from_),  # type: ignore[arg-type]
             until=utc(to),  # type: ignore[arg-type]
             interval=Interval(getattr(interval, "value", interval)),
@@ -239,11 +238,16 @@ class EventQueries(graphene.ObjectType):
             max_groups=DEFAULT_GROUPS if max_groups is None else max_groups,  # null: default
         )
         try:
-            query.validate()
-        except EventCountsError as exc:
+            query.validate()  # bad arguments answer alike for any project, missing or not
+            project = project_for(info, project_id)
+            if project is None:
+                return []
+            milliseconds = analytic_timeout_ms(info)
+            return analytics_store().event_counts(
+                replace(query, project_id=project.pk),
+                timeout=timedelta(milliseconds=milliseconds),
+            )
+        except QueryTimeout:
+            raise query_timeout_error(milliseconds) from None
+        except QueryError as exc:
             raise CodedGraphQLError(GraphQLErrorCode.INVALID_ARGUMENT, f"{exc}.") from None
-        project = project_for(info, project_id)
-        if project is None:
-            return []
-        with statement_timeout(analytic_timeout_ms(info)):
-            return replace(query, project_id=project.pk).run()

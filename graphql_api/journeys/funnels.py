@@ -1,5 +1,6 @@
-"""GraphQL: `funnel` runs `journeys.funnels.FunnelQuery` (the ad hoc funnels of the
-analytics contract) under the edge's analytic statement timeout."""
+"""GraphQL: `funnel` runs an `analytics.queries.funnel.FunnelQuery` (the ad hoc funnels of
+the analytics contract) on the configured analytics store, under the edge's analytic
+statement timeout."""
 
 from __future__ import annotations
 
@@ -10,21 +11,20 @@ from typing import Any
 
 import graphene
 
-from graphql_api.journeys.types import invalid_definition
-from graphql_api.orgs.types import project_for
-from journeys.conditions import DefinitionError
-from journeys.funnels import (
+from analytics.errors import QueryError, QueryTimeout
+from analytics.queries.funnel import (
     UNITS,
     FunnelBucket,
     FunnelExclusion,
     FunnelQuery,
     FunnelResult,
     FunnelStep,
-    FunnelTimeout,
 )
-from productgraph.graphql.context import (
-    analytic_timeout_ms,
-)
+from analytics.stores import analytics_store
+from graphql_api.journeys.types import invalid_definition
+from graphql_api.orgs.types import project_for
+from journeys.conditions import DefinitionError
+from productgraph.graphql.context import analytic_timeout_ms
 from productgraph.graphql.errors import CodedGraphQLError, GraphQLErrorCode
 from productgraph.graphql.scalars import JSON, utc
 
@@ -165,11 +165,16 @@ class FunnelQueries(graphene.ObjectType):
             project = project_for(info, project_id)
             if project is None:
                 return None
-            query = replace(query, project_id=project.pk)
-            return query.run(timeout=timedelta(milliseconds=analytic_timeout_ms(info)))
-        except FunnelTimeout as exc:
-            raise CodedGraphQLError(GraphQLErrorCode.QUERY_TIMEOUT, "; ".join(exc.errors)) from None
-        except DefinitionError as exc:
+            return analytics_store().funnel(
+                replace(query, project_id=project.pk),
+                timeout=timedelta(milliseconds=analytic_timeout_ms(info)),
+            )
+        except QueryTimeout as exc:
+            raise CodedGraphQLError(
+                GraphQLErrorCode.QUERY_TIMEOUT,
+                f"the funnel took longer than {exc.timeout}; narrow the date range or steps",
+            ) from None
+        except QueryError as exc:
             named = DefinitionError([_graphql_names(problem) for problem in exc.errors])
             raise invalid_definition("funnel", named) from None
 

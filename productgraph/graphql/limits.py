@@ -225,6 +225,15 @@ def request_statement_timeout(*, using: str = DEFAULT_DB_ALIAS) -> None:
         )
 
 
+def query_timeout_error(milliseconds: float) -> CodedGraphQLError:
+    """The `query_timeout` error of a statement PostgreSQL cancelled after `milliseconds`."""
+    return CodedGraphQLError(
+        GraphQLErrorCode.QUERY_TIMEOUT,
+        f"The query ran longer than {milliseconds / 1000:g} s and was cancelled: "
+        "narrow the time range or the filters.",
+    )
+
+
 @contextmanager
 def statement_timeout(milliseconds: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Run the block in a savepoint whose statements PostgreSQL cancels after `milliseconds`.
@@ -250,8 +259,4 @@ def statement_timeout(milliseconds: int, *, using: str = DEFAULT_DB_ALIAS) -> It
     except OperationalError as exc:
         if not is_query_canceled(exc):
             raise
-        raise CodedGraphQLError(
-            GraphQLErrorCode.QUERY_TIMEOUT,
-            f"The query ran longer than {milliseconds / 1000:g} s and was cancelled: "
-            "narrow the time range or the filters.",
-        ) from None
+        raise query_timeout_error(milliseconds) from None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, transaction
 
-from journeys.funnels import FunnelQuery
+from analytics.stores.postgres import funnel as postgres_funnel
 from journeys.models import Journey
 from productgraph.graphql.errors import CodedGraphQLError
 from productgraph.graphql.limits import statement_timeout
@@ -497,7 +497,7 @@ def test_an_invalid_funnel_lists_its_problems(client, acme):
 def test_a_funnel_that_runs_too_long_is_query_timeout(client, acme, monkeypatch):
     # The real runner and its real statement timeout; only its SQL is made slow.
     monkeypatch.setattr("productgraph.graphql.limits.ANALYTIC_STATEMENT_TIMEOUT_MS", 50)
-    monkeypatch.setattr(FunnelQuery, "to_sql", lambda self: ("SELECT pg_sleep(2)", []))
+    monkeypatch.setattr(postgres_funnel, "compile_funnel", lambda *_: ("SELECT pg_sleep(2)", []))
     body = gql(client, FUNNEL, {"steps": CART_PAY}, key=acme.secret_key).json()
     assert error_codes(body) == ["query_timeout"]
     assert data(client, PROJECTS, key=acme.secret_key), "later requests are unaffected"

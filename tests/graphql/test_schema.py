@@ -10,7 +10,6 @@ import pytest
 from django.conf import settings
 from graphql import parse, print_schema, validate
 
-from graphql_api.events.selectors import EventCountsError, EventCountsQuery, Interval, bucket_start
 from graphql_api.schema import schema
 from productgraph.graphql.errors import CodedGraphQLError
 from productgraph.graphql.limits import QueryDepthLimit
@@ -115,46 +114,3 @@ def test_a_loader_fetches_announced_keys_in_one_batch():
     assert loaders.get(fetch, scale=10) is loader
     other = loaders.get(fetch, default=list, scale=2)
     assert other.load(3) == [] and calls[-1] == [1, 2, 3], "arguments share the announcement"
-
-
-def _counts(**overrides) -> EventCountsQuery:
-    base = {
-        "org_id": 1,
-        "project_id": 2,
-        "since": datetime(2026, 1, 14, 23, 30, tzinfo=UTC),
-        "until": datetime(2026, 1, 16, 0, 0, tzinfo=UTC),
-        "interval": Interval.DAY,
-    }
-    return EventCountsQuery(**{**base, **overrides})
-
-
-def test_buckets_are_utc_and_weeks_start_on_monday():
-    assert _counts().buckets() == [
-        datetime(2026, 1, 14, tzinfo=UTC),
-        datetime(2026, 1, 15, tzinfo=UTC),
-    ]
-    thursday = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
-    assert bucket_start(thursday, Interval.WEEK) == datetime(2026, 1, 12, tzinfo=UTC)
-    assert bucket_start(thursday, Interval.HOUR) == datetime(2026, 1, 15, 10, tzinfo=UTC)
-
-
-def test_event_counts_sql_whitelists_the_group_column():
-    sql, params = _counts(group_by="page.path", types=("error",)).to_sql()
-    assert "page_path::text AS grp" in sql and "event_type = ANY(%s)" in sql
-    assert params == [
-        "day",
-        1,
-        2,
-        datetime(2026, 1, 14, 23, 30, tzinfo=UTC),
-        datetime(2026, 1, 16, tzinfo=UTC),
-        ["error"],
-        20,
-    ]
-    assert "NULL::text AS grp" in _counts().to_sql()[0]
-    for bad in (
-        _counts(group_by="error.stack"),
-        _counts(interval=Interval.HOUR, until=datetime(2027, 1, 1, tzinfo=UTC)),
-        _counts(since=datetime(2026, 2, 1, tzinfo=UTC)),
-    ):
-        with pytest.raises(EventCountsError):
-            bad.validate()

@@ -1,8 +1,9 @@
-"""The funnel runner (journeys.funnels) against a brute-force reference, its SQL, its rules.
+"""The funnel (analytics.queries.funnel) on the PostgreSQL store against a brute-force
+reference, its SQL, its rules.
 
 Events are stored through the real write path (`events_ingest` in the org's context), the
 funnel runs as the runtime role under RLS, and its numbers must equal
-`tests.journeys.funnel_reference`, an enumeration of every chain written from analytics.md.
+`tests.analytics.funnel_reference`, an enumeration of every chain written from analytics.md.
 """
 
 from __future__ import annotations
@@ -21,22 +22,21 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from analytics.errors import QueryError, QueryTimeout
+from analytics.queries.funnel import FunnelExclusion, FunnelQuery, FunnelResult
+from analytics.stores.postgres import PostgresStore
+from analytics.stores.postgres import funnel as postgres_funnel
+from analytics.stores.postgres.funnel import compile_funnel, plan_funnel
+from analytics.stores.postgres.session import bounded, sql_file
 from ingestion.services import events_ingest
 from ingestion.validation import Project
-from journeys import funnels
-from journeys.conditions import DefinitionError, matches
-from journeys.funnels import (
-    CHAIN_FUNCTIONS_SQL,
-    FunnelExclusion,
-    FunnelQuery,
-    FunnelResult,
-    FunnelTimeout,
-)
+from journeys.conditions import matches
 from productgraph.tenancy.context import OrgContextError, org_context
+from tests.analytics.funnel_reference import RefStep, bucket_key, reference_funnel
 from tests.conftest import Tenant
-from tests.journeys.funnel_reference import RefStep, bucket_key, reference_funnel
 
 BASE = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+TIMEOUT = timedelta(seconds=30)
 RECEIVED = BASE + timedelta(days=1)
 
 PAGE_VIEW = {"field": "event.type", "op": "eq", "value": "page.view"}
@@ -110,9 +110,7 @@ def run(
     branches: int | None = None,
 ) -> FunnelResult:
     with org_context(tenant.org.pk):
-        if timeout is None:
-            return query.run(branches=branches)
-        return query.run(timeout=timeout, branches=branches)
+        return PostgresStore(funnel_branches=branches).funnel(query, timeout=timeout or TIMEOUT)
 
 
 def query_for(tenant: Tenant, steps: Sequence[Any], **options: Any) -> FunnelQuery:
@@ -291,7 +289,7 @@ def prepared(acme) -> Tenant:
     savepoints (each example rolls back its own)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT productgraph_ensure_event_partition(%s)", [BASE.date()])
-        cursor.execute(CHAIN_FUNCTIONS_SQL)
+        cursor.execute(sql_file("funnel_chain.sql"))
     return acme
 
 
@@ -461,7 +459,7 @@ def test_a_type_every_step_names_is_checked_once_by_the_scan(acme):
     ]
     ingest(acme, events)
     query = query_for(acme, [[PAGE_VIEW, PATH_A], [PAGE_VIEW, PATH_B]])
-    sql, params = query.to_sql()
+    sql, params = compile_funnel(query)
     assert "event_type = %s" not in sql
     assert "AND e.event_type = ANY(%s)\n" in sql and ["page.view"] in params
     assert counts(assert_matches_reference(acme, events, query)) == [2, 1]
@@ -569,8 +567,8 @@ def fixed_query() -> FunnelQuery:
     )
 
 
-def test_to_sql_passes_every_value_as_a_parameter():
-    sql, params = fixed_query().to_sql()
+def test_compile_passes_every_value_as_a_parameter():
+    sql, params = compile_funnel(fixed_query())
     assert sql.count("%s") == len(params)
     for value in ("/secret-cart", "DROP TABLE", "utm_source", "coupon", "2026", "page.view"):
         assert value not in sql
@@ -586,9 +584,9 @@ def test_to_sql_passes_every_value_as_a_parameter():
     ]
 
 
-def test_to_sql_in_branches_splits_the_units_by_hash_and_repeats_the_parameters():
-    one, one_params = fixed_query().to_sql()
-    sql, params = fixed_query().to_sql(3)
+def test_compile_in_branches_splits_the_units_by_hash_and_repeats_the_parameters():
+    one, one_params = compile_funnel(fixed_query())
+    sql, params = compile_funnel(fixed_query(), 3)
     assert sql.count("%s") == len(params) == 3 * len(one_params)
     assert params == one_params * 3
     assert sql.count("\nUNION ALL\n") == 2
@@ -600,16 +598,16 @@ def test_to_sql_in_branches_splits_the_units_by_hash_and_repeats_the_parameters(
     assert "OFFSET 0" in one and "hashtext" not in one
     assert "OFFSET 0" not in sql
     with pytest.raises(ValueError, match="branches"):
-        fixed_query().to_sql(0)
+        compile_funnel(fixed_query(), 0)
 
 
-def test_to_sql_is_pure_and_deterministic():
-    first, second = fixed_query().to_sql(), fixed_query().to_sql()
+def test_compile_is_pure_and_deterministic():
+    first, second = compile_funnel(fixed_query()), compile_funnel(fixed_query())
     assert first == second
 
 
-def test_to_sql_reads_only_the_project_and_range_with_the_chain_function():
-    sql, _ = fixed_query().to_sql()
+def test_compile_reads_only_the_project_and_range_with_the_chain_function():
+    sql, _ = compile_funnel(fixed_query())
     assert "FROM ingestion_event e" in sql
     assert re.search(
         r"WHERE e\.project_id = %s\s+AND e\.timestamp >= %s\s+AND e\.timestamp < %s", sql
@@ -618,25 +616,25 @@ def test_to_sql_reads_only_the_project_and_range_with_the_chain_function():
     assert "GROUP BY GROUPING SETS ((bd[chain[2]::integer]), ())" in sql
 
 
-def test_to_sql_adds_an_event_type_filter_only_when_every_matcher_implies_one():
+def test_compile_adds_an_event_type_filter_only_when_every_matcher_implies_one():
     restricted = FunnelQuery(
         project_id=1,
         steps=[[PAGE_VIEW], [{"any": [CLICK, CUSTOM]}]],
         date_from=BASE,
         date_to=RECEIVED,
     )
-    sql, params = restricted.to_sql()
+    sql, params = compile_funnel(restricted)
     assert "AND e.event_type = ANY(%s)\n" in sql
     assert ["custom", "page.view", "ui.click"] in params
-    sql, _ = fixed_query().to_sql()  # the coupon step and the exclusion have no type
+    sql, _ = compile_funnel(fixed_query())  # the coupon step and the exclusion have no type
     assert "AND e.event_type = ANY(%s)\n" not in sql
 
 
-def test_to_sql_selects_user_units_with_their_fallback():
+def test_compile_selects_user_units_with_their_fallback():
     query = FunnelQuery(
         project_id=1, steps=[[PAGE_VIEW], [CLICK]], date_from=BASE, date_to=RECEIVED, unit="user"
     )
-    sql, params = query.to_sql()
+    sql, params = compile_funnel(query)
     unit = "COALESCE(NULLIF(e.user_id, ''), NULLIF(e.anonymous_id, '')) COLLATE \"C\""
     assert f"{unit} IS NOT NULL" in sql
     assert timedelta(days=14) in params  # the user default window
@@ -653,7 +651,7 @@ def errors_of(**changes: Any) -> list[str]:
         "date_to": RECEIVED,
     }
     options.update(changes)
-    with pytest.raises(DefinitionError) as raised:
+    with pytest.raises(QueryError) as raised:
         FunnelQuery(**options).validate()
     return raised.value.errors
 
@@ -733,7 +731,7 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_run_validates_first(acme):
-    with pytest.raises(DefinitionError):
+    with pytest.raises(QueryError):
         run(acme, query_for(acme, [[PAGE_VIEW]]))
 
 
@@ -751,7 +749,7 @@ def test_funnel_in_acme_context_sees_nothing_of_globex_project(acme, globex):
 
 def test_run_needs_an_org_context(acme):
     with transaction.atomic(), pytest.raises(OrgContextError, match="org_context"):
-        query_for(acme, [[PAGE_VIEW], [CLICK]]).run()
+        PostgresStore().funnel(query_for(acme, [[PAGE_VIEW], [CLICK]]), timeout=TIMEOUT)
 
 
 def test_a_statement_timeout_raises_funnel_timeout_and_keeps_the_transaction(acme):
@@ -775,7 +773,7 @@ def test_a_statement_timeout_raises_funnel_timeout_and_keeps_the_transaction(acm
     holder.start()
     try:
         assert locked.wait(30)
-        with pytest.raises(FunnelTimeout) as raised:
+        with pytest.raises(QueryTimeout) as raised:
             run(acme, query_for(acme, [[PAGE_VIEW], [CLICK]]), timeout=timedelta(milliseconds=200))
     finally:
         release.set()
@@ -814,20 +812,19 @@ def settings_value(name: str) -> str:
 
 
 def planned(acme: Tenant, query: FunnelQuery) -> tuple[str, str]:
-    """The SQL `run()` would run and the parallel_setup_cost it would run it with."""
-    with org_context(acme.org.pk), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(CHAIN_FUNCTIONS_SQL)
-        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
-        (workers,) = cursor.fetchone()
-        sql, _ = query._plan(cursor, workers=workers, branches=None)
-        cursor.execute("SELECT current_setting('parallel_setup_cost')")
-        (setup_cost,) = cursor.fetchone()
+    """The SQL the store would run and the parallel_setup_cost it would run it with."""
+    with org_context(acme.org.pk), transaction.atomic():
+        with bounded(TIMEOUT, saved=("max_parallel_workers_per_gather",)) as scope:
+            scope.cursor.execute(sql_file("funnel_chain.sql"))
+            sql, _ = plan_funnel(query, scope, branches=None)
+            scope.cursor.execute("SELECT current_setting('parallel_setup_cost')")
+            (setup_cost,) = scope.cursor.fetchone()
         transaction.set_rollback(True)
     return sql, setup_cost
 
 
 def test_a_large_funnel_runs_in_one_branch_per_parallel_worker(acme, monkeypatch):
-    monkeypatch.setattr(funnels, "SPLIT_MIN_COST", 0)  # every funnel is "large"
+    monkeypatch.setattr(postgres_funnel, "SPLIT_MIN_COST", 0)  # every funnel is "large"
     query = query_for(acme, [[PAGE_VIEW], [CLICK]])
     default_cost = settings_value("parallel_setup_cost")
     with connection.cursor() as cursor:
@@ -836,7 +833,7 @@ def test_a_large_funnel_runs_in_one_branch_per_parallel_worker(acme, monkeypatch
     assert sql.count("\nUNION ALL\n") == 1 and "mod(hashtext(" in sql
     assert setup_cost != default_cost  # 0.75 of a branch's serial cost
     with org_context(acme.org.pk):
-        plan = "\n".join(query.explain())
+        plan = "\n".join(PostgresStore().explain_funnel(query, timeout=TIMEOUT))
     assert "Parallel Append" in plan, plan
 
 
@@ -845,7 +842,7 @@ def test_a_small_funnel_an_untyped_step_or_no_parallel_workers_keep_one_branch(a
     default_cost = settings_value("parallel_setup_cost")
     sql, setup_cost = planned(acme, query)  # nothing stored: far below SPLIT_MIN_COST
     assert "UNION ALL" not in sql and setup_cost == default_cost
-    monkeypatch.setattr(funnels, "SPLIT_MIN_COST", 0)
+    monkeypatch.setattr(postgres_funnel, "SPLIT_MIN_COST", 0)
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '2', true)")
     untyped = query_for(acme, [[PAGE_VIEW], [PATH_B]])  # read by a sequential scan
@@ -860,7 +857,7 @@ def test_a_small_funnel_an_untyped_step_or_no_parallel_workers_keep_one_branch(a
 def test_a_split_funnel_runs_its_branches_in_parallel_workers_and_equals_the_reference(
     acme, monkeypatch
 ):
-    monkeypatch.setattr(funnels, "SPLIT_MIN_COST", 0)
+    monkeypatch.setattr(postgres_funnel, "SPLIT_MIN_COST", 0)
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '2', true)")
     events = []
@@ -876,7 +873,7 @@ def test_a_split_funnel_runs_its_branches_in_parallel_workers_and_equals_the_ref
     sql, _ = planned(acme, query)
     assert "UNION ALL" in sql
     with org_context(acme.org.pk):
-        plan = "\n".join(query.explain())
+        plan = "\n".join(PostgresStore().explain_funnel(query, timeout=TIMEOUT))
     assert "Parallel Append" in plan and re.search(r"Workers Launched: [12]", plan), plan
     assert_matches_reference(acme, events, query)
     assert counts(run(acme, query)) == [12, 8, 4]

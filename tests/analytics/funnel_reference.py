@@ -1,6 +1,6 @@
 """A brute-force funnel written from analytics.md's definition: the tests' oracle.
 
-Nothing here is shared with `journeys.funnels` except the condition evaluator
+Nothing here is shared with the stores (`analytics.stores`) except the condition evaluator
 (`journeys.conditions.matches`): every chain of every unit is enumerated, checked against
 the definition word for word, and the counted chain is picked by sorting.
 
