@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class IngestionConfig(AppConfig):
-    """The event catalog, batch validation and the write path (issue 3)."""
+    """The event catalog, the doors, batch validation and the write path."""
 
     name = "ingestion"

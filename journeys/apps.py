@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class JourneysConfig(AppConfig):
-    """Journey definitions, matching and funnels (issue 5)."""
+    """Journey definitions, conditions, matching and metrics."""
 
     name = "journeys"
 
