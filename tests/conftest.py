@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connections, transaction
 
@@ -101,6 +103,19 @@ def globex(db) -> Tenant:
     return make_tenant("globex")
 
 
+@pytest.fixture
+def staff(db):
+    """A superuser, who may act for any org in the admin."""
+    return get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    """The test client, logged in as `staff`."""
+    client.force_login(staff)
+    return client
+
+
 @contextmanager
 def database_down() -> Iterator[None]:
     """Point the default connection at a closed port for the block (PostgreSQL "down")."""
@@ -128,3 +143,9 @@ def manage_py(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def run_json(capsys, *args: str) -> dict:
+    """Run a management command with --json in this process; return what it printed."""
+    call_command(*args, "--json")
+    return json.loads(capsys.readouterr().out)

@@ -22,3 +22,8 @@ def test_tasks_are_json_acked_late_and_rejected_on_worker_loss():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_time_limit and conf.task_soft_time_limit
+
+
+def test_the_broker_redelivers_a_dead_workers_task_after_15_minutes():
+    assert app.conf.broker_transport_options["visibility_timeout"] == 900
+    assert app.conf.task_time_limit < 900

@@ -34,7 +34,7 @@ from sessions import fold_queue, services, tasks
 from tests.conftest import make_tenant
 from tests.graphql.helpers import as_editor, gql
 from tests.ingestion.helpers import event, post
-from tests.sessions.test_services import sessions_of
+from tests.sessions.helpers import sessions_of
 
 BACKTRACKING = "(a+)+b|c"
 BACK_REFERENCES = r"(.*)(.*)(.*)(.*)(.*)\5\4\3\2\1$"

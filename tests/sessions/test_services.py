@@ -15,35 +15,8 @@ from productgraph.tenancy.context import org_context
 from sessions import services, tasks
 from sessions.models import Session
 from tests.conftest import make_tenant
-from tests.ingestion.helpers import RECENT, event, post
-
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
-
-
-def sessions_of(tenant) -> dict[str, Session]:
-    with transaction.atomic(), org_context(tenant.org.pk):
-        return {s.session_id: s for s in Session.objects.filter(org_id=tenant.org.pk)}
-
-
-def fold(tenant, *session_ids: str) -> int:
-    with transaction.atomic(), org_context(tenant.org.pk):
-        return services.sessions_fold(
-            org_id=tenant.org.pk, project_id=tenant.project.pk, session_ids=list(session_ids)
-        )
-
-
-def at(seconds: int) -> str:
-    """A time `seconds` after RECENT (over an hour ago: its sessions are idle, ended)."""
-    return (RECENT + timedelta(seconds=seconds)).isoformat()
-
-
-def seed_events(client, tenant, **extra):
-    batch = [
-        event(event_id="1", page__path="/home", event__timestamp=at(0)),
-        event(event_id="2", page__path="/pricing", event__timestamp=at(30)),
-        event(event_id="3", event__type="error", event__timestamp=at(60)),
-    ]
-    return post(client, tenant.ingest_key, {"events": batch}, HTTP_USER_AGENT=CHROME, **extra)
+from tests.ingestion.helpers import event, post
+from tests.sessions.helpers import CHROME, at, facts, fold, seed_events, sessions_of
 
 
 def test_a_posted_batch_folds_into_one_session_with_the_right_values(client, acme):
@@ -112,13 +85,6 @@ def test_tasks_for_acme_never_read_or_write_globex(client, acme, globex):
     assert sessions_of(globex) == {}
 
 
-def test_the_sweep_refolds_only_stale_sessions(client, acme):
-    seed_events(client, acme)
-    since = "2000-01-01T00:00:00+00:00"
-    assert tasks.sweep_org.run(acme.org.pk, since) == 1
-    assert tasks.sweep_org.run(acme.org.pk, since) == 0, "nothing new: nothing refolded"
-
-
 def test_five_concurrent_folds_leave_identical_rows(committed):
     acme = make_tenant("acme")
     batch = [
@@ -155,26 +121,6 @@ def test_five_concurrent_folds_leave_identical_rows(committed):
     }
     assert first == again and len(first) == 5
     assert sum(v[0] for v in first.values()) == 50
-
-
-def test_the_broker_redelivers_a_dead_workers_task_after_15_minutes():
-    from productgraph.celery import app
-
-    assert app.conf.broker_transport_options["visibility_timeout"] == 900
-    assert app.conf.task_time_limit < 900
-
-
-def facts(tenant) -> dict[str, tuple]:
-    """Every session's folded values (not when it was folded)."""
-    skip = {"id", "aggregated_at"}
-    return {
-        session_id: tuple(
-            getattr(session, field.attname)
-            for field in Session._meta.concrete_fields
-            if field.attname not in skip
-        )
-        for session_id, session in sessions_of(tenant).items()
-    }
 
 
 def test_folding_batch_by_batch_equals_one_rebuild_in_any_arrival_order(client, acme):

@@ -1,4 +1,5 @@
-"""A real Celery worker (in a thread, on the real Redis broker) folds a posted batch."""
+"""The sessions tasks (sessions/tasks.py): the fold task on a real Celery worker (in a thread,
+on the real Redis broker), and the sweep."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from django.test import Client
 
 from productgraph.celery import app
 from productgraph.keyspace import redis_key
-from sessions import fold_queue
+from sessions import fold_queue, tasks
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import RECENT, event, post
-from tests.sessions.test_services import sessions_of
+from tests.sessions.helpers import seed_events, sessions_of
 
 
 def test_a_posted_batch_becomes_a_session_without_a_manual_step(committed):
@@ -47,3 +48,10 @@ def test_a_posted_batch_becomes_a_session_without_a_manual_step(committed):
             time.sleep(0.2)
     assert session is not None, "the worker did not fold the session within 20 s"
     assert (session.event_count, session.entry_page, session.exit_page) == (3, "/home", "/pay")
+
+
+def test_the_sweep_refolds_only_stale_sessions(client, acme):
+    seed_events(client, acme)
+    since = "2000-01-01T00:00:00+00:00"
+    assert tasks.sweep_org.run(acme.org.pk, since) == 1
+    assert tasks.sweep_org.run(acme.org.pk, since) == 0, "nothing new: nothing refolded"
