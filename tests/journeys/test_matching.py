@@ -1,14 +1,12 @@
-"""Journey definitions and the pure matcher (analytics.md, Journeys) — no database."""
+"""The pure matcher (journeys/matching.py; analytics.md, Journeys) — no database."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from journeys.conditions import DefinitionError
 from journeys.definitions import parse_definition
 from journeys.matching import match_session
+from tests.journeys.helpers import step
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -19,15 +17,6 @@ def page(path, minutes, **extra):
         "page.path": path,
         "event.timestamp": T0 + timedelta(minutes=minutes),
         **extra,
-    }
-
-
-def step(step_id, path, optional=False):
-    return {
-        "id": step_id,
-        "name": step_id.title(),
-        "match": [{"field": "page.path", "op": "eq", "value": path}],
-        "optional": optional,
     }
 
 
@@ -181,56 +170,6 @@ def test_one_event_fills_at_most_one_step():
     definition = journey([step("a", "/same"), step("b", "/same")])
     assert run(definition, [page("/same", 0)]).status == "bounced"
     assert run(definition, [page("/same", 0), page("/same", 1)]).status == "converted"
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "fragment"),
-    [
-        ({"steps": []}, "steps: must be a non-empty list"),
-        ({"steps": [step("a", "/a"), step("a", "/b")]}, "duplicate step id"),
-        (
-            {"steps": [{"id": "a", "match": [{"field": "page.path", "op": "like", "value": "/"}]}]},
-            "unknown op 'like'",
-        ),
-        (
-            {
-                "steps": [
-                    {"id": "a", "match": [{"field": "page.path", "op": "regex", "value": "("}]}
-                ]
-            },
-            "bad regex",
-        ),
-        ({"steps": [{"id": "a", "match": []}]}, "non-empty list of conditions"),
-        (
-            {"steps": [{"id": "a", "match": [{"field": "", "op": "eq", "value": "x"}]}]},
-            "must be an event key",
-        ),
-        (
-            {
-                "steps": [
-                    {
-                        "id": "a",
-                        "match": [{"field": "api.status_code", "op": "prefix", "value": "5"}],
-                    }
-                ]
-            },
-            "applies to text fields",
-        ),
-        (
-            {"steps": [{"id": "a", "match": [{"field": "page.path", "op": "gt", "value": 3}]}]},
-            "applies to number fields",
-        ),
-        ({"steps": [{"id": "a", "match": [{"any": []}]}]}, "non-empty list"),
-        ({"steps": [step("a", "/a")], "timeout_minutes": 0}, "timeout_minutes"),
-        ({"steps": [step("a", "/a")], "key": "Bad Key"}, "key:"),
-        ({"steps": [step("a", "/a", optional=True)]}, "at least one step must be required"),
-    ],
-)
-def test_definitions_are_validated_with_precise_errors(kwargs, fragment):
-    arguments = {"key": "checkout", "entry": [], "exit": [], "timeout_minutes": 30, **kwargs}
-    with pytest.raises(DefinitionError) as caught:
-        parse_definition(**arguments)
-    assert any(fragment in error for error in caught.value.errors), caught.value.errors
 
 
 def test_a_step_at_the_same_timestamp_counts_whatever_its_session_order():

@@ -1,12 +1,11 @@
-"""Journeys end to end: events → sessions → session-journeys → metrics, admin, command."""
+"""Journey services (journeys/services.py): matching folded sessions, metrics, refreshes,
+and the write path (journey_create / journey_update / journey_deactivate)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 
@@ -15,40 +14,7 @@ from journeys.models import Journey, SessionJourney
 from journeys.services import journey_create, journey_deactivate, journey_update
 from journeys.tasks import refresh_org
 from productgraph.tenancy.context import org_context
-from sessions.services import sessions_close_idle
-from tests.ingestion.helpers import RECENT, event, post
-
-STEPS = [
-    {"id": "cart", "name": "Cart", "match": [{"field": "page.path", "op": "eq", "value": "/cart"}]},
-    {
-        "id": "pay",
-        "name": "Payment",
-        "match": [{"field": "page.path", "op": "eq", "value": "/pay"}],
-    },
-]
-
-
-def make_journey(tenant) -> Journey:
-    with transaction.atomic(), org_context(tenant.org.pk):
-        return journey_create(project=tenant.project, key="checkout", name="Checkout", steps=STEPS)
-
-
-def visit(client, tenant, session, *paths):
-    batch = []
-    for minute, path in enumerate(paths):
-        item = event(
-            event_id=f"{session}-{minute}",
-            page__path=path,
-            event__timestamp=(RECENT + timedelta(minutes=minute)).isoformat(),
-        )
-        item["session.id"] = session
-        batch.append(item)
-    post(client, tenant.ingest_key, {"events": batch})
-
-
-def rows(tenant) -> dict[str, SessionJourney]:
-    with transaction.atomic(), org_context(tenant.org.pk):
-        return {r.session_id: r for r in SessionJourney.objects.filter(org_id=tenant.org.pk)}
+from tests.journeys.helpers import STEPS, make_journey, rows, visit
 
 
 def test_sessions_are_matched_and_metrics_computed(client, acme, capsys):
@@ -77,74 +43,6 @@ def test_sessions_are_matched_and_metrics_computed(client, acme, capsys):
     assert [(s["id"], s["reached"], s["drop_off"]) for s in metrics["steps"]] == [
         ("cart", 4, 0),
         ("pay", 3, 1),
-    ]
-
-
-def live_cart_visit(client, tenant) -> datetime:
-    """A session `live` that reached the cart just now, folded: pending in the journey."""
-    now = datetime.now(tz=UTC)
-    item = event(event_id="live-0", page__path="/cart", event__timestamp=now.isoformat())
-    item["session.id"] = "live"
-    post(client, tenant.ingest_key, {"events": [item]})
-    call_command("aggregate_sessions")
-    assert rows(tenant)["live"].status == "pending"  # the session is still active
-    return now
-
-
-def test_closing_an_idle_session_ends_its_pending_journeys_at_once(client, acme, capsys):
-    make_journey(acme)
-    now = live_cart_visit(client, acme)
-    capsys.readouterr()
-    with transaction.atomic(), org_context(acme.org.pk):
-        closed = sessions_close_idle(org_id=acme.org.pk, now=now + timedelta(minutes=31))
-    assert closed == 1
-    assert rows(acme)["live"].status == "bounced"  # not at the next refresh, minutes later
-
-
-def test_beat_refreshes_every_5_minutes_the_pending_rows_and_the_metrics(client, acme, settings):
-    assert settings.CELERY_BEAT_SCHEDULE["journeys-refresh"]["schedule"] == 300.0
-    assert settings.CELERY_BEAT_SCHEDULE["journeys-refresh"]["args"] == ["journeys.refresh_org"]
-    make_journey(acme)
-    live_cart_visit(client, acme)
-    assert refresh_org.run(acme.org.pk) == 1  # the pending row, re-matched
-    with transaction.atomic(), org_context(acme.org.pk):
-        journey = Journey.objects.get(key="checkout")
-    assert journey.metrics_refreshed_at is not None
-    assert journey.metrics["total_sessions"] == 1
-    assert journey.metrics["by_status"]["pending"] == 1
-
-
-def test_beat_rematches_every_session_after_a_journey_is_created_or_changed(client, acme):
-    visit(client, acme, "converts", "/cart", "/pay")
-    visit(client, acme, "bounces", "/cart", "/home")
-    call_command("aggregate_sessions")
-    journey = make_journey(acme)  # after the sessions: nothing matched them yet
-    assert rows(acme) == {}
-    assert refresh_org.run(acme.org.pk) == 2  # every session, at the next beat
-    assert {sid: r.status for sid, r in rows(acme).items()} == {
-        "converts": "converted",
-        "bounces": "bounced",
-    }
-    assert refresh_org.run(acme.org.pk) == 0  # unchanged since: the pending rows only
-    home = {
-        "id": "home",
-        "name": "Home",
-        "match": [{"field": "page.path", "op": "eq", "value": "/home"}],
-    }
-    with transaction.atomic(), org_context(acme.org.pk):
-        journey_update(journey=journey, steps=[STEPS[0], home])
-    refresh_org.run(acme.org.pk)
-    after = rows(acme)
-    assert {sid: r.status for sid, r in after.items()} == {
-        "converts": "bounced",
-        "bounces": "converted",
-    }
-    assert after["bounces"].last_step_id == "home"
-    with transaction.atomic(), org_context(acme.org.pk):
-        metrics = Journey.objects.get(pk=journey.pk).metrics
-    assert [(step["id"], step["reached"]) for step in metrics["steps"]] == [
-        ("cart", 2),
-        ("home", 1),
     ]
 
 
@@ -198,70 +96,6 @@ def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):
     call_command("aggregate_sessions")
     call_command("refresh_journeys")
     assert rows(acme) == {} and rows(globex) == {}
-
-
-@pytest.fixture
-def staff_client(client, db):
-    staff = get_user_model().objects.create_superuser("staff", "s@example.com", "pw")
-    client.force_login(staff)
-    return client
-
-
-def test_admin_shows_a_funnel_chart_and_rejects_bad_definitions(staff_client, client, acme):
-    journey = make_journey(acme)
-    visit(client, acme, "converts", "/cart", "/pay")
-    call_command("aggregate_sessions")
-    call_command("refresh_journeys")
-    staff_client.post("/admin/switch-org/", {"org_id": acme.org.pk})
-    page = staff_client.get(f"/admin/journeys/journey/{journey.pk}/change/").content.decode()
-    assert '<svg id="journey-funnel"' in page and "<rect" in page
-    metrics = page.split('<table id="journey-metrics">', 1)[1].split("</table>", 1)[0]
-    assert "<th>converted</th><td>1</td>" in metrics and "<th>sessions</th><td>1</td>" in metrics
-    bad = staff_client.post(
-        "/admin/journeys/journey/add/",
-        {
-            "project": acme.project.pk,
-            "key": "broken",
-            "name": "Broken",
-            "entry": "[]",
-            "steps": json.dumps([{"id": "a", "match": [{"field": "page.path", "op": "like"}]}]),
-            "exit": "[]",
-            "timeout_minutes": 30,
-            "is_active": "on",
-        },
-    )
-    assert bad.status_code == 200
-    assert "unknown op &#x27;like&#x27;" in bad.content.decode()
-    with transaction.atomic(), org_context(acme.org.pk):
-        assert not Journey.objects.filter(key="broken").exists()
-    # Editing keeps the key and the project (read-only once created) and still validates.
-    edited = staff_client.post(
-        f"/admin/journeys/journey/{journey.pk}/change/",
-        {
-            "key": "renamed",
-            "name": "Checkout 2",
-            "entry": "[]",
-            "steps": json.dumps(STEPS),
-            "exit": "[]",
-            "timeout_minutes": 45,
-            "is_active": "on",
-        },
-    )
-    assert edited.status_code == 302, edited.content.decode()[:2000]
-    with transaction.atomic(), org_context(acme.org.pk):
-        journey.refresh_from_db()
-    assert (journey.key, journey.name, journey.timeout_minutes) == ("checkout", "Checkout 2", 45)
-    assert journey.project_id == acme.project.pk
-    assert journey.definition_version == 2, "the admin writes through journey_update"
-    added = staff_client.post(
-        "/admin/journeys/journey/add/",
-        {"project": acme.project.pk, "key": "again", "name": "Again", "entry": "",
-         "steps": json.dumps(STEPS), "exit": "", "timeout_minutes": 30, "is_active": "on"},
-    )  # fmt: skip
-    assert added.status_code == 302, added.content.decode()[:2000]
-    with transaction.atomic(), org_context(acme.org.pk):
-        again = Journey.objects.get(key="again")
-    assert (again.org_id, again.entry, again.exit) == (acme.org.pk, [], [])
 
 
 def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(acme, capsys):
