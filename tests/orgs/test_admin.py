@@ -1,35 +1,14 @@
-"""The admin for staff: the org switcher scopes every tenant page (tenancy.md invariant 7)."""
+"""The orgs admin for staff (orgs/admin.py): tenant pages need a chosen org (tenancy.md
+invariant 7), keys shown once and stored hashed, revocation, projects, the index."""
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timedelta
-
 import pytest
-from django.contrib.auth import get_user_model
 
 from orgs import keys, services
 from orgs.models import ApiKey
 from productgraph.tenancy.context import org_context
-
-
-@pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
-def switch(client, org_id) -> None:
-    response = client.post("/admin/switch-org/", {"org_id": str(org_id or "")})
-    assert response.status_code == 302
-
-
-TENANT_LISTS = ["/admin/orgs/project/", "/admin/orgs/apikey/", "/admin/orgs/membership/"]
+from tests.orgs.helpers import TENANT_LISTS, switch
 
 
 @pytest.mark.parametrize("url", TENANT_LISTS)
@@ -68,27 +47,6 @@ def test_search_cannot_reach_globex(staff_client, acme, globex):
     switch(staff_client, acme.org.pk)
     body = staff_client.get("/admin/orgs/project/?q=globex").content.decode()
     assert "proj_globex" not in body
-
-
-def test_each_switch_is_logged(staff_client, acme, globex, caplog):
-    with caplog.at_level(logging.INFO, logger="productgraph.audit"):
-        switch(staff_client, acme.org.pk)
-        switch(staff_client, globex.org.pk)
-    lines = [r.getMessage() for r in caplog.records if r.name == "productgraph.audit"]
-    stamps = [datetime.fromisoformat(line.rsplit(" at=", 1)[1]) for line in lines]
-    assert all(stamp.utcoffset() == timedelta(0) for stamp in stamps)
-    assert [line.rsplit(" at=", 1)[0] for line in lines] == [
-        f"admin org switch user=staff from_org=None to_org={acme.org.pk} via=superuser",
-        f"admin org switch user=staff from_org={acme.org.pk} to_org={globex.org.pk} via=superuser",
-    ]
-
-
-def test_non_staff_cannot_switch(client, acme, db):
-    user = get_user_model().objects.create_user("analyst", password="pw")
-    client.force_login(user)
-    response = client.post("/admin/switch-org/", {"org_id": acme.org.pk})
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
-    assert "admin_org_id" not in client.session
 
 
 def test_issuing_a_key_shows_it_once_and_stores_its_hash(staff_client, staff, acme):
