@@ -1,4 +1,4 @@
-"""GET /health and GET /ready (api.md)."""
+"""GET /health and GET /ready (productgraph/health.py; api.md)."""
 
 from __future__ import annotations
 
@@ -61,23 +61,3 @@ def test_health_answers_json_whatever_the_client_asks_for(client, db, ask):
         response = client.get(path + query, **headers)
         assert response.status_code == 200, (path, response.content)
         assert response["Content-Type"].startswith("application/json")
-
-
-@pytest.mark.parametrize(
-    ("ask", "status", "code"),
-    [
-        ({"QUERY_STRING": "format=xml"}, 404, "not_found"),
-        ({"HTTP_ACCEPT": "text/html"}, 406, "invalid_request"),
-    ],
-)
-def test_the_schemas_errors_are_json_in_the_envelope(client, db, ask, status, code):
-    response = client.get("/api/schema/", **ask)
-    assert response.status_code == status
-    assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["code"] == code and error["message"]
-
-
-def test_the_schema_is_yaml_by_default_and_json_on_request(client, db):
-    assert client.get("/api/schema/")["Content-Type"].startswith("application/vnd.oai.openapi")
-    assert client.get("/api/schema/?format=json").json()["openapi"].startswith("3.")

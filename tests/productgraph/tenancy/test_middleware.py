@@ -1,4 +1,5 @@
-"""The request transaction, org scope, error mapping and persistent connections."""
+"""The tenancy middleware (productgraph/tenancy/middleware.py): the request transaction,
+org scope, error mapping and persistent connections."""
 
 from __future__ import annotations
 
@@ -66,12 +67,6 @@ def test_exception_after_a_write_rolls_the_whole_request_back(tenants):
         assert not Project.objects.filter(public_id="proj_half").exists()
 
 
-def test_unknown_path_is_a_json_404(client, db):
-    response = client.get("/nope")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
-
-
 def test_database_down_is_503_with_retry_after(client, tenants):
     acme, _globex = tenants
     with database_down():
@@ -79,9 +74,3 @@ def test_database_down_is_503_with_retry_after(client, tenants):
     assert response.status_code == 503
     assert response["Retry-After"].isdigit()
     assert response.json()["error"]["code"] == "unavailable"
-
-
-def test_an_unknown_host_is_a_json_400(client, db):
-    response = client.get("/ready", HTTP_HOST="evil.example")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_request"
