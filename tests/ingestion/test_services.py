@@ -1,4 +1,5 @@
-"""After commit, ingestion records the touched (project, session) pairs for aggregation."""
+"""The write path's transaction (ingestion/services.py, events_ingest): nothing half-stored
+when it fails, and the touched (project, session) pairs handed to sessions only after commit."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.test import Client
 
 from sessions.fold_queue import redis_client, touched_keys
 from tests.conftest import make_tenant
-from tests.ingestion.helpers import event, post
+from tests.ingestion.helpers import event, post, stored
 
 
 def test_committed_events_mark_their_sessions_once(committed):
@@ -38,3 +39,30 @@ def test_a_rolled_back_request_marks_nothing(committed, monkeypatch):
     response = post(Client(raise_request_exception=False), acme.ingest_key, {"events": [event()]})
     assert response.status_code == 500
     assert not redis.sunion(keys)
+
+
+def test_a_failure_while_storing_leaves_nothing_half_stored(client, committed, monkeypatch):
+    from ingestion import services
+    from tests.conftest import make_tenant
+
+    acme = make_tenant("acme")
+
+    def fail_after_write(**kwargs):
+        original(**kwargs)
+        raise RuntimeError("crash after the insert, before the commit")
+
+    original = services.events_write
+    monkeypatch.setattr(services, "events_write", fail_after_write)
+    from django.test import Client
+
+    response = post(
+        Client(raise_request_exception=False),
+        acme.ingest_key,
+        {"events": [event(event_id=f"e{i}") for i in range(10)]},
+    )
+    assert response.status_code == 500
+    assert stored(acme.org.pk) == []
+    monkeypatch.undo()
+    retry = post(client, acme.ingest_key, {"events": [event(event_id=f"e{i}") for i in range(10)]})
+    assert retry.json()["duplicates"] == 0, "the retry stores them: nothing was kept before"
+    assert len(stored(acme.org.pk)) == 10

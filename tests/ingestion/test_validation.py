@@ -1,15 +1,21 @@
-"""Every rule of events.md, on the pure validator (no database)."""
+"""Every rule of events.md, on the pure validator (ingestion/validation.py; no database),
+and properties over generated events: valid ones pass, a mutated field is named, the
+quick path never disagrees with the exact checks."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingestion.catalog import EVENT_TYPES, FIELDS, MAX_ATTRIBUTES, MAX_EVENT_BYTES
 from ingestion.validation import Project, validate_event
 from orgs.models import MAX_RETENTION_DAYS
 from tests.ingestion.helpers import RECENT, event
+from tests.ingestion.strategies import events, invalid_value_for
 
 NOW = RECENT + timedelta(hours=1)  # the default event is an hour old
 # An org keeping events as long as allowed: the other rules, alone (retention: its own tests).
@@ -435,3 +441,69 @@ def test_values_past_the_quick_checks_are_still_accepted(key, value, stored):
 )
 def test_values_the_quick_checks_pass_on_are_still_rejected(key, value):
     assert [f for f, _ in problems(event(**{key.replace(".", "__"): value}))] == [key]
+
+
+# The properties: a clock after every generated timestamp (the strategies stop in 2026-11).
+AFTER_GENERATED = datetime(2026, 11, 23, tzinfo=UTC)
+# The strategies' timestamps go back to 1971: an org keeping events as long as allowed.
+GENERATED_NOT_BEFORE = AFTER_GENERATED - timedelta(days=MAX_RETENTION_DAYS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events())
+def test_generated_valid_events_pass_validation(raw):
+    valid, errors = validate_event(
+        0, raw, project=PROJECT, received_at=AFTER_GENERATED, not_before=GENERATED_NOT_BEFORE
+    )
+    assert errors == [] and valid is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(events(), st.sampled_from(FIELDS), st.data())
+def test_a_mutated_field_is_rejected_with_that_field_named(raw, field, data):
+    raw[field.key] = data.draw(invalid_value_for(field))
+    valid, errors = validate_event(
+        0, raw, project=PROJECT, received_at=AFTER_GENERATED, not_before=GENERATED_NOT_BEFORE
+    )
+    assert valid is None
+    assert field.key in {error.field for error in errors}
+
+
+def _anything_for(field) -> st.SearchStrategy:
+    """Valid, invalid and borderline values of a field, and values of other kinds."""
+    return st.one_of(
+        st.from_type(type(None)),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(),
+        st.text(max_size=30),
+        st.sampled_from(["", "0", "page.view", "2026-01-15T10:30:00Z", "€" * 3000]),
+        invalid_value_for(field),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(events(), st.lists(st.sampled_from(FIELDS), max_size=3), st.data())
+def test_the_quick_path_never_disagrees_with_the_exact_checks(raw, fields, data):
+    """Where the one-conversion quick path answers, the exact checks give the same values.
+
+    Under the quick path's own precondition, as `validate_event` uses it: the event's
+    serialization holds no NUL and no lone surrogate (those go to the exact checks).
+    """
+    from ingestion.validation import _encode, _exact_values, _has_nul, _quick_values
+
+    for field in fields:
+        raw[field.key] = data.draw(_anything_for(field))
+    try:
+        clean = not _has_nul(_encode(raw))
+    except (msgspec.EncodeError, UnicodeEncodeError, OverflowError, TypeError, RecursionError):
+        clean = False
+    # A retention starting mid-range: both paths meet events on either side of it.
+    not_before = datetime(2000, 1, 1, tzinfo=UTC)
+    quick = _quick_values(raw, AFTER_GENERATED, not_before) if clean else None
+    errors: list = []
+    exact, _ = _exact_values(0, raw, AFTER_GENERATED, not_before, errors)
+    if quick is not None:
+        assert errors == []
+        assert quick == exact
+        assert [type(value) for value in quick] == [type(value) for value in exact]

@@ -1,279 +1,36 @@
-"""POST /v1/logs and /v1/traces (docs/reference/otlp.md): the mapping, every answer, the
-key rules, exactly-once across encodings, and no 5xx on any body."""
+"""POST /v1/logs and /v1/traces (ingestion/otlp/views.py; docs/reference/otlp.md): every
+answer, the key rules, exactly-once across encodings, and no 5xx on any body."""
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
-import math
-from typing import Any
 
 import pytest
 from django.db import transaction
-from google.protobuf import json_format
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import code_pb2, status_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from bench.doors import any_value, key_values
 from ingestion import ratelimit
-from ingestion.otlp import decoding, mapping
 from orgs import selectors
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
 from tests.ingestion.helpers import RECENT, stored
-
-PROTOBUF = "application/x-protobuf"
-NS = int(RECENT.timestamp()) * 1_000_000_000
-TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
-SPAN_ID = bytes.fromhex("eee19b7ec3c1b174")
-PARENT_ID = bytes.fromhex("eee19b7ec3c1b173")
-RESOURCE = {
-    "service.name": "shop-web",
-    "session.id": "sess_otel",
-    "telemetry.sdk.name": "opentelemetry",
-    "service.instance.id": "0f1e",
-    "process.pid": 4242,
-}
-
-
-# --- building exports (attributes as bench.doors makes them) --------------------------------
-
-
-def log_record(attributes: dict[str, Any] | None = None, **fields: Any) -> LogRecord:
-    fields.setdefault("time_unix_nano", NS)
-    fields.setdefault("observed_time_unix_nano", NS + 5)
-    body = fields.pop("body", None)
-    record = LogRecord(attributes=key_values(attributes or {}), **fields)
-    if body is not None:
-        record.body.CopyFrom(any_value(body))
-    return record
-
-
-def span(attributes: dict[str, Any] | None = None, **fields: Any) -> Span:
-    fields.setdefault("trace_id", TRACE_ID)
-    fields.setdefault("span_id", SPAN_ID)
-    fields.setdefault("name", "checkout")
-    fields.setdefault("start_time_unix_nano", NS)
-    fields.setdefault("end_time_unix_nano", NS + 12_500_000)
-    return Span(attributes=key_values(attributes or {}), **fields)
-
-
-def logs_export(*records: LogRecord, resource: dict[str, Any] | None = None):
-    request = ExportLogsServiceRequest()
-    block = request.resource_logs.add()
-    block.resource.attributes.extend(key_values(RESOURCE if resource is None else resource))
-    block.scope_logs.add().log_records.extend(records)
-    return request
-
-
-def traces_export(*spans: Span, resource: dict[str, Any] | None = None):
-    request = ExportTraceServiceRequest()
-    block = request.resource_spans.add()
-    block.resource.attributes.extend(key_values(RESOURCE if resource is None else resource))
-    block.scope_spans.add().spans.extend(spans)
-    return request
-
-
-def otlp_json(message) -> bytes:
-    """OTLP/JSON as the spec (and the JSON exporter) writes it: ids in hex, not base64."""
-    document = json_format.MessageToDict(message)
-
-    def hexify(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("traceId", "spanId", "parentSpanId"):
-                    node[key] = base64.b64decode(value).hex()
-                else:
-                    hexify(value)
-        elif isinstance(node, list):
-            for item in node:
-                hexify(item)
-
-    hexify(document)
-    return json.dumps(document).encode()
-
-
-def send(client, path: str, message, *, key: str | None, encoding: str = PROTOBUF, **extra):
-    data = message if isinstance(message, bytes) else None
-    if data is None:
-        data = message.SerializeToString() if encoding == PROTOBUF else otlp_json(message)
-    if key is not None:
-        extra.setdefault("HTTP_X_PG_API_KEY", key)
-    extra.setdefault("CONTENT_TYPE", encoding)  # the test client drops it for an empty body
-    return client.post(path, data=data, content_type=encoding, **extra)
-
-
-def answer(response, path: str = "/v1/logs"):
-    """The 200 body decoded from the response's own encoding."""
-    assert response.status_code == 200, response.content
-    message = ExportLogsServiceResponse() if path == "/v1/logs" else ExportTraceServiceResponse()
-    if response["Content-Type"] == PROTOBUF:
-        message.ParseFromString(response.content)
-    else:
-        json_format.Parse(response.content, message)
-    return message
-
-
-def status_of(response) -> tuple[int, str, str]:
-    """(HTTP status, our error code, message) of an error answer, from its google.rpc.Status."""
-    message = status_pb2.Status()
-    if response["Content-Type"] == PROTOBUF:
-        message.ParseFromString(response.content)
-    else:
-        json_format.Parse(response.content, message)
-    info = error_details_pb2.ErrorInfo()
-    assert message.details[0].Unpack(info)
-    assert info.domain == "productgraph"
-    return response.status_code, info.reason, message.message
-
-
-def page_view(**extra: Any) -> dict[str, Any]:
-    return {"event.type": "page.view", "page.path": "/cart", **extra}
-
-
-# --- the mapping, without a database ------------------------------------------------------------
-
-
-def test_rfc3339_keeps_microseconds():
-    assert mapping.rfc3339(1767225600123456789) == "2026-01-01T00:00:00.123456Z"
-    assert mapping.rfc3339(0) == "1970-01-01T00:00:00.000000Z"
-
-
-def test_anyvalues_flatten_the_same_from_protobuf_and_json():
-    attributes = {
-        "s": "x",
-        "i": -(2**63),
-        "d": 1.0,
-        "b": False,
-        "a": [1, "two", [3.5]],
-        "kv": {"k": {"deep": True}},
-        "bytes": b"\x00\xff",
-    }
-    export = logs_export(log_record(attributes), resource={})
-    nan = logs_export(log_record({"nan": math.nan, "inf": -math.inf}), resource={})
-    for message in (export, nan):
-        from_protobuf = decoding.logs_from_protobuf(message.SerializeToString())
-        assert decoding.logs_from_json(otlp_json(message)) == from_protobuf
-    [record] = decoding.logs_from_protobuf(export.SerializeToString())
-    assert record.attributes == {**attributes, "bytes": "AP8="}
-    [record] = decoding.logs_from_protobuf(nan.SerializeToString())
-    assert record.attributes == {"nan": "NaN", "inf": "-Infinity"}
-
-
-def test_json_takes_snake_case_int64_as_numbers_and_ignores_unknown_keys():
-    body = {
-        "resource_logs": [
-            {
-                "resource": {"attributes": [{"key": "session.id", "value": {"string_value": "s"}}]},
-                "scope_logs": [
-                    {
-                        "log_records": [
-                            {
-                                "time_unix_nano": NS,
-                                "trace_id": TRACE_ID.hex(),
-                                "attributes": [
-                                    {"key": "n", "value": {"int_value": 7}},
-                                    {"key": "d", "value": {"doubleValue": "Infinity"}},
-                                    {"key": "e", "value": {}},
-                                ],
-                                "somethingNew": {"x": 1},
-                            }
-                        ]
-                    }
-                ],
-            }
-        ]
-    }
-    [record] = decoding.logs_from_json(json.dumps(body).encode())
-    assert record.inherited == {"session.id": "s"}
-    assert record.attributes == {"n": 7, "d": "Infinity"}
-    assert (record.time_ns, record.trace_id) == (NS, TRACE_ID)
-
-
-def test_a_log_record_maps_its_time_ids_body_and_inherited_keys():
-    export = logs_export(
-        log_record(
-            page_view(**{"service.name": "override"}),
-            trace_id=TRACE_ID,
-            span_id=SPAN_ID,
-            body="added to cart",
-            event_name="cart.add",
-        )
-    )
-    mapped = mapping.logs_map(decoding.logs_from_protobuf(export.SerializeToString()))
-    [event] = mapped.events
-    assert event.pop("event_id").startswith("otel-log-")
-    assert event == {
-        "service.name": "override",  # the record wins over its resource
-        "session.id": "sess_otel",
-        "event.type": "page.view",
-        "page.path": "/cart",
-        "event.timestamp": RECENT.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
-        "trace.id": TRACE_ID.hex(),
-        "span.id": SPAN_ID.hex(),
-        "event.name": "cart.add",
-        "log.body": "added to cart",
-    }
-
-
-def test_a_span_maps_its_start_fractional_duration_name_and_ids():
-    export = traces_export(span({"event.type": "ui.click"}, parent_span_id=PARENT_ID))
-    [event] = mapping.spans_map(decoding.spans_from_protobuf(export.SerializeToString())).events
-    assert event["event_id"] == f"otel-span-{TRACE_ID.hex()}-{SPAN_ID.hex()}"
-    assert event["duration_ms"] == 12.5
-    assert event["event.name"] == "checkout"
-    assert event["span.parent_id"] == PARENT_ID.hex()
-    assert "process.pid" not in event and "telemetry.sdk.name" not in event
-
-
-def test_a_log_time_falls_back_to_observed_time():
-    export = logs_export(log_record(page_view(), time_unix_nano=0, observed_time_unix_nano=NS))
-    [event] = mapping.logs_map(decoding.logs_from_protobuf(export.SerializeToString())).events
-    assert event["event.timestamp"] == mapping.rfc3339(NS)
-
-
-@pytest.mark.parametrize(
-    ("record", "problem"),
-    [
-        (span({"page.path": "/"}), "no event.type attribute"),
-        (span(page_view(), start_time_unix_nano=0), "startTimeUnixNano is 0"),
-        (span(page_view(), end_time_unix_nano=NS - 1), "endTimeUnixNano is before"),
-    ],
+from tests.ingestion.otlp.helpers import (
+    PROTOBUF,
+    SPAN_ID,
+    TRACE_ID,
+    answer,
+    log_record,
+    logs_export,
+    page_view,
+    send,
+    span,
+    status_of,
+    traces_export,
 )
-def test_spans_the_mapping_refuses_say_why(record, problem):
-    mapped = mapping.spans_map(
-        decoding.spans_from_protobuf(traces_export(record).SerializeToString())
-    )
-    assert mapped.events == []
-    [(position, why)] = mapped.rejections
-    assert position == 0 and problem in why
-
-
-def test_a_record_without_session_is_refused_not_given_one():
-    export = logs_export(log_record(page_view()), resource={"service.name": "x"})
-    mapped = mapping.logs_map(decoding.logs_from_protobuf(export.SerializeToString()))
-    assert mapped.rejections == [
-        (
-            0,
-            "no session.id attribute (set it on the log record or its resource); "
-            "only records carrying ProductGraph's keys become events",
-        )
-    ]
-
-
-# --- the door, in process ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("encoding", [PROTOBUF, "application/json"])
@@ -550,27 +307,3 @@ def test_no_body_is_ever_a_5xx(client, acme, path, encoding, body):
     assert response.status_code in (200, 400), (response.status_code, response.content)
     if response.status_code == 400:
         assert status_of(response)[1] in ("invalid_body", "batch_too_large")
-
-
-@pytest.mark.parametrize("path", ["/v1/logs", "/v1/traces"])
-def test_a_json_double_beyond_a_double_is_an_infinity_not_a_500(client, acme, path):
-    """Found by attack: a 400-digit integer as a doubleValue was float() -> OverflowError."""
-    block = "resourceLogs" if path == "/v1/logs" else "resourceSpans"
-    value = '{"doubleValue": ' + "9" * 400 + "}"
-    body = f'{{"{block}": [{{"resource": {{"attributes": [{{"key": "d", "value": {value}}}]}}}}]}}'
-    response = send(client, path, body.encode(), key=acme.ingest_key, encoding=decoding.JSON)
-    assert response.status_code == 200, response.content
-
-
-@pytest.mark.parametrize(
-    "value", ['" 1765000000000000000 "', '"1_765_000_000_000_000_000"', '"+1"']
-)
-def test_a_json_time_must_be_plain_decimal_digits(client, acme, value):
-    record = (
-        '{"timeUnixNano": ' + value + ', "attributes": '
-        '[{"key": "session.id", "value": {"stringValue": "s"}}]}'
-    )
-    body = '{"resourceLogs": [{"scopeLogs": [{"logRecords": [' + record + "]}]}]}"
-    response = send(client, "/v1/logs", body.encode(), key=acme.ingest_key, encoding=decoding.JSON)
-    assert response.status_code == 400, response.content
-    assert stored(acme.org.pk) == []

@@ -23,3 +23,8 @@ def test_the_schemas_errors_are_json_in_the_envelope(client, db, ask, status, co
 def test_the_schema_is_yaml_by_default_and_json_on_request(client, db):
     assert client.get("/api/schema/")["Content-Type"].startswith("application/vnd.oai.openapi")
     assert client.get("/api/schema/?format=json").json()["openapi"].startswith("3.")
+
+
+def test_the_api_docs_ui_is_served(client, db):
+    page = client.get("/api/docs/")
+    assert page.status_code == 200 and b"swagger" in page.content.lower()

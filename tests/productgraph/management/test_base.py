@@ -56,3 +56,16 @@ def test_a_usage_error_is_one_line_and_exits_2():
     assert done.stderr.strip().splitlines()[-1] == f"CommandError: {message}"
     assert "usage:" not in done.stderr
     assert json.loads(done.stdout) == {"error": {"code": "command_error", "message": message}}
+
+
+def test_a_number_out_of_range_is_a_usage_error_exit_2_in_one_line():
+    from tests.conftest import manage_py
+
+    done = manage_py("ensure_partitions", "--months-ahead", "200", "--json")
+    assert done.returncode == 2
+    message = (
+        "argument --months-ahead: must be between 0 and 120, not 200 "
+        "(see manage.py ensure_partitions --help)"
+    )
+    assert done.stderr.strip().splitlines() == [f"CommandError: {message}"]
+    assert json.loads(done.stdout) == {"error": {"code": "command_error", "message": message}}
