@@ -12,7 +12,7 @@ from journeys.models import Journey
 from productgraph.graphql.errors import CodedGraphQLError
 from productgraph.graphql.limits import statement_timeout
 from productgraph.tenancy.context import org_context
-from tests.graphql.helpers import (
+from tests.graphql_api.helpers import (
     add_journey,
     as_editor,
     captured_sql,

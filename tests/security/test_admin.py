@@ -22,7 +22,7 @@ from orgs.admin_org import SESSION_KEY
 from orgs.models import ApiKey, Membership, Project
 from productgraph.tenancy.context import org_context
 from sessions.models import Session
-from tests.graphql.helpers import add_journey, fold, member, visit
+from tests.graphql_api.helpers import add_journey, fold, member, visit
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from productgraph.graphql import limits
-from tests.graphql.helpers import error_codes, gql
+from tests.graphql_api.helpers import error_codes, gql
 
 TYPENAMES = "{" + " ".join(f"a{i}: __typename" for i in range(120_000)) + "}"
 

@@ -32,7 +32,7 @@ from productgraph.keyspace import redis_key
 from productgraph.tenancy.context import org_context
 from sessions import fold_queue, services, tasks
 from tests.conftest import make_tenant
-from tests.graphql.helpers import as_editor, gql
+from tests.graphql_api.helpers import as_editor, gql
 from tests.ingestion.helpers import event, post
 from tests.sessions.helpers import sessions_of
 

@@ -25,7 +25,7 @@ from orgs import services
 from orgs.admin_org import SESSION_KEY
 from orgs.models import ApiKey, Membership
 from productgraph.tenancy.context import org_context
-from tests.graphql.helpers import gql, member
+from tests.graphql_api.helpers import gql, member
 
 pytestmark = pytest.mark.django_db
 

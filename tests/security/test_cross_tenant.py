@@ -18,7 +18,7 @@ from django.db import transaction
 
 from ingestion.models import Event
 from productgraph.tenancy.context import org_context
-from tests.graphql.helpers import add_journey, data, error_codes, fold, gql, member, visit
+from tests.graphql_api.helpers import add_journey, data, error_codes, fold, gql, member, visit
 
 EVENTS = """query($p: String!, $a: String) { events(projectId: $p, first: 2, after: $a) {
     nodes { sessionId eventId } pageInfo { endCursor } } }"""

@@ -19,7 +19,7 @@ from django.db import transaction
 from orgs import keys, selectors
 from orgs.models import Project
 from productgraph.tenancy.context import org_context
-from tests.graphql.helpers import error_codes, gql, member
+from tests.graphql_api.helpers import error_codes, gql, member
 from tests.ingestion.helpers import event, post, stored
 
 PROJECTS = "{ projects { publicId } }"

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
 
-from tests.graphql.helpers import data, error_codes, gql, member, seed_checkout
+from tests.graphql_api.helpers import data, error_codes, gql, member, seed_checkout
 
 SDL = Path(django_settings.BASE_DIR, "graphql_api", "schema.graphql").read_text()
 # docs/graphql.md, "Errors" (internal_error and unavailable excluded: a bug, an outage).

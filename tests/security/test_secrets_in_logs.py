@@ -24,7 +24,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from orgs import keys
 from productgraph.tenancy.roles import OWNER_ROLE, RUNTIME_ROLE, derived_password, url_password
-from tests.graphql.helpers import gql
+from tests.graphql_api.helpers import gql
 from tests.ingestion.helpers import event, post
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from journeys.services import journey_create, journeys_refresh_project
 from productgraph.tenancy.context import org_context
-from tests.graphql.helpers import (
+from tests.graphql_api.helpers import (
     CHECKOUT_STEPS,
     as_editor,
     captured_sql,

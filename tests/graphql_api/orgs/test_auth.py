@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.graphql.helpers import data, error_codes, gql, member
+from tests.graphql_api.helpers import data, error_codes, gql, member
 
 PROJECTS = "{ projects { publicId } }"
 CREATE = """

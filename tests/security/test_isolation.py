@@ -16,7 +16,7 @@ from journeys.models import Journey
 from orgs import services
 from productgraph.tenancy.context import org_context
 from sessions.models import Session
-from tests.graphql.helpers import data, error_codes, fold, gql, member, seed_checkout, visit
+from tests.graphql_api.helpers import data, error_codes, fold, gql, member, seed_checkout, visit
 
 QUERIES = {
     "project": "query($p: String!) { project(publicId: $p) { publicId } }",
