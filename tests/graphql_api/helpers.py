@@ -140,3 +140,10 @@ def seed_checkout(client, tenant, prefix: str = "") -> None:
     visit(client, tenant, f"{prefix}never", "/home", hour=12)
     fold(tenant, f"{prefix}converts", f"{prefix}bounces", f"{prefix}never")
     add_journey(tenant)
+
+
+def event_at(event_id: str, minute: int, session: str = "s1", **fields):
+    """An event at 2026-01-15 10:<minute> in `session` (send it with send())."""
+    item = event(event_id=event_id, event__timestamp=f"2026-01-15T10:{minute:02}:00Z", **fields)
+    item["session.id"] = session
+    return item

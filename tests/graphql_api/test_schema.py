@@ -1,4 +1,5 @@
-"""No N+1: each resolver's query count does not grow with the rows it returns.
+"""The schema as a whole (graphql_api/schema.py): the committed SDL is the code's, and no
+resolver's query count grows with the rows it returns (no N+1).
 
 Every query is measured on a small data set and again after the data set has grown; the
 counts must be equal, and the tables behind nested fields must be read once per request.
@@ -6,9 +7,14 @@ counts must be equal, and the tables behind nested fields must be read once per 
 
 from __future__ import annotations
 
-import pytest
-from django.db import transaction
+from pathlib import Path
 
+import pytest
+from django.conf import settings
+from django.db import transaction
+from graphql import print_schema
+
+from graphql_api.schema import schema
 from journeys.services import journey_create, journeys_refresh_project
 from productgraph.tenancy.context import org_context
 from tests.graphql_api.helpers import (
@@ -105,3 +111,14 @@ def test_mutations_read_the_project_and_journey_once_and_write_once(client, acme
     assert hits(sqls, "orgs_project") == 1
     writes = [sql for sql in sqls if sql.startswith(("INSERT", "UPDATE"))]
     assert len(writes) == 1 and "journeys_journey" in writes[0], sqls
+
+
+SDL = Path(settings.BASE_DIR) / "graphql_api" / "schema.graphql"
+
+
+def test_the_committed_schema_matches_the_code():
+    printed = print_schema(schema.graphql_schema)
+    assert SDL.read_text().rstrip("\n") == printed.rstrip("\n"), (
+        "graphql_api/schema.graphql is stale: run `python manage.py graphql_schema` "
+        "and commit the file"
+    )

@@ -1,37 +1,17 @@
-"""The committed SDL, and the pure parts of the GraphQL edge (no database)."""
+"""The GraphQL edge's limits (productgraph/graphql/limits.py): the depth rule on a toy
+schema and through /graphql, the field and analytic-field costs, fragment cycles, and
+every statement's timeout."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-
 import graphene
 import pytest
-from django.conf import settings
-from graphql import parse, print_schema, validate
+from django.db import connection, transaction
+from graphql import parse, validate
 
-from graphql_api.schema import schema
 from productgraph.graphql.errors import CodedGraphQLError
-from productgraph.graphql.limits import QueryDepthLimit
-from productgraph.graphql.loaders import Loaders
-from productgraph.graphql.pagination import (
-    DATETIME,
-    INT,
-    OPTIONAL_INT,
-    decode_cursor,
-    encode_cursor,
-    page_size,
-)
-
-SDL = Path(settings.BASE_DIR) / "graphql_api" / "schema.graphql"
-
-
-def test_the_committed_schema_matches_the_code():
-    printed = print_schema(schema.graphql_schema)
-    assert SDL.read_text().rstrip("\n") == printed.rstrip("\n"), (
-        "graphql_api/schema.graphql is stale: run `python manage.py graphql_schema` "
-        "and commit the file"
-    )
+from productgraph.graphql.limits import QueryDepthLimit, statement_timeout
+from tests.graphql_api.helpers import error_codes, gql
 
 
 class Tree(graphene.ObjectType):
@@ -75,42 +55,82 @@ def test_depth_survives_fragment_cycles_and_unknown_fragments():
     assert depth_errors("{ tree { ...Missing } }") == []
 
 
-def test_cursors_round_trip_and_reject_anything_else():
-    moment = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
-    cursor = encode_cursor("session-events", (moment, None, 7))
-    assert decode_cursor(cursor, "session-events", (DATETIME, OPTIONAL_INT, INT)) == (
-        moment,
-        None,
-        7,
+def sessions_nested(depth: int) -> str:
+    # `sessions` is level 1; each further level nests one field inside the previous one.
+    names = ['sessions(projectId: "proj_acme")', "edges", "node", "journeys", "journey"]
+    names += [f"f{level}" for level in range(len(names), depth)]
+    return "{ " + " { ".join(names) + " }" * (depth - 1) + " }"
+
+
+def test_queries_deeper_than_ten_levels_are_refused(client, acme):
+    response = gql(client, sessions_nested(11), key=acme.secret_key)
+    assert response.status_code == 400
+    assert "query_too_deep" in error_codes(response.json())
+    shallow = gql(client, sessions_nested(10), key=acme.secret_key)
+    assert "query_too_deep" not in error_codes(shallow.json())
+
+
+def test_too_many_fields_or_analytic_fields_are_refused(client, acme):
+    many = "{ " + " ".join(f"p{i}: projects {{ publicId }}" for i in range(500)) + " }"
+    assert gql(client, many, key=acme.secret_key).status_code == 200  # 1,000 fields
+    more = many[:-1] + "extra: projects { publicId } }"
+    response = gql(client, more, key=acme.secret_key)
+    assert response.status_code == 400
+    assert error_codes(response.json()) == ["query_too_complex"]
+    fragment = "fragment F on Project { publicId name }"  # 2 fields per spread, 1 per alias
+    spread = "{ " + " ".join(f"p{i}: projects {{ ...F }}" for i in range(400)) + " } " + fragment
+    assert error_codes(gql(client, spread, key=acme.secret_key).json()) == ["query_too_complex"]
+    counts = (
+        'eventCounts(projectId: "proj_acme", interval: DAY, from: "2026-01-15T00:00:00Z",'
+        ' to: "2026-01-16T00:00:00Z") { total }'
     )
-    assert decode_cursor(None, "events", (DATETIME, INT)) is None
-    naive = encode_cursor("events", ("2026-01-15T10:30:00", 1))
-    for bad in ["", "%%%", cursor, encode_cursor("events", (moment, "7")), naive]:
-        with pytest.raises(CodedGraphQLError) as raised:
-            decode_cursor(bad, "events", (DATETIME, INT))
-        assert raised.value.extensions == {"code": "invalid_cursor"}
+    six = "{ " + " ".join(f"c{i}: {counts}" for i in range(6)) + " }"
+    assert error_codes(gql(client, six, key=acme.secret_key).json()) == ["query_too_complex"]
+    five = "{ " + " ".join(f"c{i}: {counts}" for i in range(5)) + " }"
+    assert "query_too_complex" not in error_codes(gql(client, five, key=acme.secret_key).json())
 
 
-def test_page_size_defaults_to_50_and_never_clamps():
-    assert (page_size(None), page_size(1), page_size(500)) == (50, 1, 500)
-    for too_large in (501, 10_000):
-        with pytest.raises(CodedGraphQLError) as raised:
-            page_size(too_large)
-        assert raised.value.extensions["code"] == "page_size_too_large"
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ ...Loop } fragment Loop on Query { ...Loop }",
+        "{ ...Missing }",
+    ],
+)
+def test_fragment_cycles_and_unknown_fragments_are_validation_errors(client, acme, query):
+    response = gql(client, query, key=acme.secret_key)
+    assert response.status_code == 400
+    assert set(error_codes(response.json())) == {"invalid_request"}
 
 
-def test_a_loader_fetches_announced_keys_in_one_batch():
-    calls: list[list[int]] = []
+def test_every_statement_of_a_request_has_a_timeout_and_a_cancel_is_query_timeout(
+    client, acme, monkeypatch
+):
+    from graphql_api.orgs import types as graphql_types
+    from productgraph.graphql import limits
 
-    def fetch(keys, *, scale):
-        calls.append(sorted(keys))
-        return {key: key * scale for key in keys if key != 3}
+    def slow_list(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(1)")
+        return []
 
-    loaders = Loaders()
-    loaders.expect(fetch, [1, 2, 3])
-    loader = loaders.get(fetch, scale=10)
-    assert [loader.load(key) for key in (1, 2, 3, 4)] == [10, 20, None, 40]
-    assert calls == [[1, 2, 3], [4]]
-    assert loaders.get(fetch, scale=10) is loader
-    other = loaders.get(fetch, default=list, scale=2)
-    assert other.load(3) == [] and calls[-1] == [1, 2, 3], "arguments share the announcement"
+    monkeypatch.setattr(limits, "REQUEST_STATEMENT_TIMEOUT_MS", 50)
+    monkeypatch.setattr(graphql_types, "project_list_scoped", slow_list)
+    response = gql(client, "{ projects { publicId } }", key=acme.secret_key)
+    body = response.json()
+    assert response.status_code == 200 and body["data"] is None, body  # projects is non-null
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["query_timeout"]
+
+
+def test_a_statement_over_the_timeout_is_cancelled_as_query_timeout(db):
+    with transaction.atomic():
+        with (
+            pytest.raises(CodedGraphQLError) as raised,
+            statement_timeout(50),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SELECT pg_sleep(2)")
+        assert raised.value.extensions == {"code": "query_timeout"}
+        with connection.cursor() as cursor:  # the transaction goes on, timeout restored
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            assert cursor.fetchone()[0] == "0"
