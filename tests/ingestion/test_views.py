@@ -157,26 +157,6 @@ def test_other_top_level_keys_are_ignored(client, acme):
     assert post(client, acme.ingest_key, payload).status_code == 202
 
 
-def test_acme_key_cannot_write_into_globex_even_naming_its_project(client, acme, globex):
-    payload = {
-        "events": [event(project_id="proj_globex"), event(event_id="x", org__id=globex.org.pk)]
-    }
-    response = post(client, acme.ingest_key, payload)
-    body = response.json()
-    assert body["rejected"] == 1
-    assert body["errors"] == [
-        {
-            "index": 0,
-            "field": "project_id",
-            "code": "invalid",
-            "message": "does not match the API key",
-        }
-    ]
-    assert stored(globex.org.pk) == []
-    [row] = stored(acme.org.pk)
-    assert row.org_id == acme.org.pk and row.attributes is None, "org.id is ignored"
-
-
 @pytest.mark.parametrize("key", ["project_id", "product_id"])
 @pytest.mark.parametrize("value", ["proj_acme", "web"])
 def test_project_id_may_name_the_keys_project_by_public_id_or_slug(client, acme, key, value):

@@ -90,14 +90,6 @@ def test_an_update_with_an_invalid_definition_changes_nothing(acme):
     assert (stored.steps, stored.definition_version) == (STEPS, 1)
 
 
-def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):
-    make_journey(acme)
-    visit(client, globex, "g", "/cart", "/pay")
-    call_command("aggregate_sessions")
-    call_command("refresh_journeys")
-    assert rows(acme) == {} and rows(globex) == {}
-
-
 def test_matching_only_the_events_a_journey_can_use_equals_matching_all_of_them(acme, capsys):
     """The fold reads only events some condition matches; the answer is the one over all."""
 

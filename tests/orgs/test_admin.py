@@ -18,37 +18,6 @@ def test_tenant_list_without_a_chosen_org_is_empty(staff_client, acme, globex, u
     assert "Choose an organization" in body
 
 
-@pytest.mark.parametrize("url", TENANT_LISTS[:2])
-def test_staff_acting_as_acme_sees_acme_and_nothing_of_globex(staff_client, acme, globex, url):
-    switch(staff_client, acme.org.pk)
-    body = staff_client.get(url).content.decode()
-    assert "proj_acme" in body
-    assert "proj_globex" not in body
-    assert keys.prefix_of(globex.ingest_key) not in body
-
-
-def test_globex_object_urls_behave_as_missing_for_acme(staff_client, acme, globex):
-    switch(staff_client, acme.org.pk)
-    with org_context(globex.org.pk):
-        globex_key = ApiKey.objects.filter(org_id=globex.org.pk).first()
-    for url in [
-        f"/admin/orgs/project/{globex.project.pk}/change/",
-        f"/admin/orgs/project/{globex.project.pk}/history/",
-        f"/admin/orgs/apikey/{globex_key.pk}/change/",
-    ]:
-        response = staff_client.get(url, follow=True)
-        body = response.content.decode()
-        assert "proj_globex" not in body, url
-        assert globex_key.prefix not in body, url
-        assert "exist" in body or response.status_code == 404, url
-
-
-def test_search_cannot_reach_globex(staff_client, acme, globex):
-    switch(staff_client, acme.org.pk)
-    body = staff_client.get("/admin/orgs/project/?q=globex").content.decode()
-    assert "proj_globex" not in body
-
-
 def test_issuing_a_key_shows_it_once_and_stores_its_hash(staff_client, staff, acme):
     services.membership_set(org=acme.org, user=staff, role="admin")  # keys: members only
     switch(staff_client, acme.org.pk)

@@ -94,12 +94,6 @@ def test_last_used_at_is_written_at_most_once_a_minute(client, acme):
     assert _last_used(acme) > stale
 
 
-def test_an_acme_key_never_sees_globex(client, acme, globex):
-    response = client.get("/probe/whoami", HTTP_X_PG_API_KEY=acme.secret_key)
-    assert response.json()["visible_projects"] == ["proj_acme"]
-    assert response.json()["org_id"] == acme.org.pk
-
-
 def beacon(client, payload, *, path="/v1/events", **headers):
     """What `navigator.sendBeacon(url, JSON.stringify(payload))` sends: text/plain, no key."""
     return client.post(path, data=json.dumps(payload), content_type="text/plain", **headers)

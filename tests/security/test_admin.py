@@ -1,11 +1,12 @@
 """The admin, attacked: staff acting as acme go after globex's rows by URL, POST and action.
 
-tests/orgs/test_admin.py covers the list pages, the project and key change/history pages,
-search and the switch log; here: every other tenant model's pages (memberships, sessions,
-journeys), writes (change forms, add forms naming globex's project, actions with globex's
-ids), the switcher's input (odd ids, open redirects, CSRF, a vanished org) and who may
-switch at all (tenancy.md invariant 7: an active staff member who is a member of the org or
-holds `orgs.act_for_any_org`, logged; nobody else: tests/security/test_attack_staff.py).
+tests/security/test_isolation.py covers the list pages, the project and key change/history
+pages and search, tests/orgs/test_admin_org.py the switch log; here: every other tenant
+model's pages (memberships, sessions, journeys), writes (change forms, add forms naming
+globex's project, actions with globex's ids), the switcher's input (odd ids, open
+redirects, CSRF, a vanished org) and who may switch at all (tenancy.md invariant 7: an
+active staff member who is a member of the org or holds `orgs.act_for_any_org`, logged;
+nobody else: tests/security/test_attack_staff.py).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Already covered elsewhere, and left there (docs/reliability.md lists them): unknown, revoked,
 short and 4,000-character keys on a probe view (tests/orgs/test_authentication.py); a 10 MB
 body, a gzip bomb, corrupt gzip, 100,000 nested brackets, wrong JSON types and media types,
-CRLF and `javascript:` origins, a project's origin list (tests/ingestion/test_api.py); an
-ingest key, an unknown key and no credentials on GraphQL (tests/graphql/test_view.py).
+CRLF and `javascript:` origins, a project's origin list (tests/ingestion/test_body.py and
+test_cors.py); an ingest key, an unknown key and no credentials on GraphQL
+(tests/graphql_api/orgs/test_auth.py).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Beyond "no 5xx" and the schema's own statuses, content types and bodies, every 4
 the one documented error envelope, `{"error": {"code", "message"}}`, with a code that
 docs/reference/api.md lists for that status (the Segment door repeats `code` and `message`
 at the top level, where Segment's clients read them: segment.md). The OTLP door's bodies
-are protobuf or OTLP/JSON and its errors `google.rpc.Status`: tests/ingestion/test_otlp.py
-fuzzes it with its own encodings.
+are protobuf or OTLP/JSON and its errors `google.rpc.Status`:
+tests/ingestion/otlp/test_views.py fuzzes it with its own encodings.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fuzzing the ingestion edge: arbitrary JSON never raises, it is valid or a documented error.
 
-`tests/ingestion/test_properties.py` generates *valid* events (and single-field mutations);
+`tests/ingestion/test_validation.py` generates *valid* events (and single-field mutations);
 here the input is anything JSON can carry: any value as an event, any value under a catalog
 key, nesting, huge numbers, odd text. The validator must answer every one with a valid event
 or with the per-event errors of events.md, and the whole request path with a 202 or a
@@ -48,7 +48,7 @@ JSON = st.recursive(
 KEYS = st.sampled_from([field.key for field in FIELDS] + list(PROJECT_KEYS) + ["org.id"]) | ANY_TEXT
 
 # What can cross the wire: msgspec refuses NaN, infinities and lone surrogate escapes as
-# invalid JSON (a whole-batch 400, tested in tests/ingestion/test_api.py).
+# invalid JSON (a whole-batch 400, tested in tests/ingestion/test_body.py).
 WIRE_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 WIRE_JSON = st.recursive(
     st.none()

@@ -1,5 +1,5 @@
 """The fold (sessions/services.py) against real PostgreSQL: values, idempotency, late and
-out-of-order events, rebuild equals incremental, a failed fold, isolation, idle close."""
+out-of-order events, rebuild equals incremental, a failed fold, idle close."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import pytest
 from django.db import connections, transaction
 from django.test import Client
 
-from orgs.models import Project
 from productgraph.tenancy.context import org_context
-from sessions import services, tasks
+from sessions import services
 from sessions.models import Session
 from tests.conftest import make_tenant
 from tests.ingestion.helpers import event, post
@@ -70,19 +69,6 @@ def test_a_recent_session_is_active_until_closed(client, acme):
         )
     session = sessions_of(acme)["sess_001"]
     assert session.ended_at == session.last_event_at and not session.is_active
-
-
-def test_tasks_for_acme_never_read_or_write_globex(client, acme, globex):
-    seed_events(client, acme)
-    seed_events(client, globex)
-    with pytest.raises(Project.DoesNotExist), transaction.atomic(), org_context(acme.org.pk):
-        # A forged task naming globex's project inside acme's context finds no project.
-        services.sessions_fold(
-            org_id=acme.org.pk, project_id=globex.project.pk, session_ids=["sess_001"]
-        )
-    assert tasks.sweep_org.run(acme.org.pk, "2000-01-01T00:00:00+00:00") == 1
-    assert set(sessions_of(acme)) == {"sess_001"}
-    assert sessions_of(globex) == {}
 
 
 def test_five_concurrent_folds_leave_identical_rows(committed):

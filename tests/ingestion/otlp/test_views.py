@@ -209,16 +209,6 @@ def test_the_key_may_be_in_the_query_string_or_a_bearer_header(client, acme):
     assert status_of(secret_in_query)[:2] == (401, "wrong_key_kind")
 
 
-def test_globex_key_cannot_write_into_acme(client, acme, globex):
-    export = logs_export(log_record(page_view(project_id="proj_acme")), log_record(page_view()))
-    partial = answer(send(client, "/v1/logs", export, key=globex.ingest_key)).partial_success
-    assert partial.rejected_log_records == 1
-    assert "log record 0: project_id does not match the API key" in partial.error_message
-    assert stored(acme.org.pk) == []
-    [row] = stored(globex.org.pk)
-    assert row.project_id == globex.project.pk
-
-
 @pytest.mark.parametrize("method", ["get", "put", "delete"])
 def test_other_methods_are_405_as_a_status(client, acme, method):
     response = getattr(client, method)("/v1/logs", HTTP_X_PG_API_KEY=acme.ingest_key)

@@ -149,26 +149,6 @@ def test_a_secret_key_as_the_write_key_is_refused(client, acme):
     assert stored(acme.org.pk) == []
 
 
-def test_globex_write_key_with_acme_basic_user_is_a_400_and_nothing_stored(client, acme, globex):
-    payload = batch(message(), writeKey=globex.ingest_key)
-    assert_error(send(client, "/v1/batch", payload, key=acme.ingest_key), 400,
-                 "conflicting_api_keys")  # fmt: skip
-    assert stored(acme.org.pk) == [] and stored(globex.org.pk) == []
-
-
-def test_globex_key_never_writes_into_acme(client, acme, globex):
-    msg = message(properties={"project_id": "proj_acme"})
-    response = send(client, "/v1/batch", batch(msg), key=globex.ingest_key)
-    assert response.status_code == 200, response.content
-    assert stored(acme.org.pk) == []
-    [row] = stored(globex.org.pk)
-    assert row.project_id == globex.project.pk
-    # The same messageId in acme is acme's own event, not a duplicate of globex's.
-    response = send(client, "/v1/batch", batch(msg), key=acme.ingest_key)
-    assert response.json()["duplicates"] == 0
-    assert [row.project_id for row in stored(acme.org.pk)] == [acme.project.pk]
-
-
 def test_over_the_rate_limit_is_429_with_retry_after_and_nothing_stored(client, acme):
     with transaction.atomic(), org_context(acme.org.pk):
         Project.objects.filter(pk=acme.project.pk).update(rate_limit_per_second=10)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
 from django.utils import timezone
 
 from ingestion.partitions import partition_months
-from productgraph.tenancy.context import org_context
 from tests.conftest import run_json
-from tests.ingestion.helpers import days_ago, event, ndjson, partition_exists
+from tests.ingestion.helpers import partition_exists
 
 
 def test_ensure_partitions_is_idempotent_and_keeps_the_rls_invariants(db, capsys):
@@ -32,19 +30,6 @@ def test_ensure_partitions_takes_months_back_and_ahead(db, capsys):
     assert out["partitions"] == [f"ingestion_event_{month:%Y%m}" for month in months]
     call_command("ensure_partitions", "--months-back", "3", "--months-ahead", "0")
     assert "created: none" in capsys.readouterr().out
-
-
-def test_a_partition_made_ahead_isolates_orgs(acme, globex, tmp_path, capsys):
-    ahead = run_json(capsys, "ensure_partitions", "--months-back", "0", "--months-ahead", "0")
-    path = ndjson(tmp_path / "e.ndjson", event(event_id="now", event__timestamp=days_ago(0)))
-    run_json(capsys, "import_events", "--project", "proj_acme", str(path))
-    partition = ahead["partitions"][0]
-    with transaction.atomic(), org_context(globex.org.pk), connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {partition}")  # noqa: S608 -- a name we made
-        assert cursor.fetchone()[0] == 0
-    with transaction.atomic(), org_context(acme.org.pk), connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {partition}")  # noqa: S608 -- a name we made
-        assert cursor.fetchone()[0] == 1
 
 
 @pytest.mark.parametrize("flag", ["--months-ahead", "--months-back"])

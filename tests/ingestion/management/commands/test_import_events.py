@@ -141,13 +141,6 @@ def test_import_events_skips_a_byte_order_mark_and_caps_the_error_list(acme, tmp
     assert out["errors"][0]["line"] == 2
 
 
-def test_import_events_into_acme_leaves_globex_empty(acme, globex, tmp_path, capsys):
-    path = ndjson(tmp_path / "e.ndjson", event(event_id="e1"), event(event_id="e2"))
-    run_json(capsys, "import_events", "--project", "proj_acme", str(path))
-    assert counts(acme) == (2, 2)
-    assert counts(globex) == (0, 0)
-
-
 def test_import_events_prints_each_error_with_its_line(acme, tmp_path, capsys):
     path = ndjson(tmp_path / "e.ndjson", event(event_id="e1"), event(event_id="e2", event__type=1))
     call_command("import_events", "--project", "proj_acme", str(path))

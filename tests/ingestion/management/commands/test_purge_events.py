@@ -11,18 +11,6 @@ from tests.conftest import run_json
 from tests.ingestion.helpers import counts, seed_old_and_new
 
 
-def test_purge_events_for_acme_only_leaves_globex_old_events(acme, globex, tmp_path, capsys):
-    seed_old_and_new(acme, tmp_path, capsys)
-    seed_old_and_new(globex, tmp_path, capsys)
-    out = run_json(capsys, "purge_events", "--org", "acme", "--older-than", "30")
-    assert [(r["org"], r["days"], r["events"], r["keys"]) for r in out["orgs"]] == [
-        ("acme", 30, 2, 2)
-    ]
-    assert (out["events"], out["keys"]) == (2, 2)
-    assert counts(acme) == (1, 1)
-    assert counts(globex) == (3, 3)
-
-
 def test_purge_events_uses_each_orgs_retention_by_default(acme, globex, tmp_path, capsys):
     Organization.objects.filter(pk=acme.org.pk).update(retention_days=30)
     seed_old_and_new(acme, tmp_path, capsys)

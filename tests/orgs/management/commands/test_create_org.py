@@ -6,9 +6,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from orgs.authentication import authenticate_key
-from orgs.models import Project
-from productgraph.tenancy.context import org_context
 from tests.conftest import run_json
 
 
@@ -22,21 +19,6 @@ def test_create_org_is_idempotent_by_slug(db, capsys):
 def test_create_org_rejects_a_bad_slug_in_one_line(db, capsys):
     with pytest.raises(CommandError, match="invalid slug"):
         call_command("create_org", "--slug", "Not A Slug", "--name", "x")
-
-
-def test_acme_cannot_take_globex_public_id_through_a_command(acme, globex, capsys):
-    with pytest.raises(CommandError, match="already taken"):
-        call_command(
-            "create_project", "--org", "acme", "--name", "Steal", "--public-id", "proj_globex"
-        )
-    with org_context(globex.org.pk):
-        assert Project.objects.get(public_id="proj_globex").org_id == globex.org.pk
-
-
-def test_key_issued_for_globex_project_belongs_to_globex(acme, globex, capsys):
-    issued = run_json(capsys, "create_api_key", "--project", "proj_globex", "--kind", "secret")
-    principal = authenticate_key(issued["key"])
-    assert principal.org_id == globex.org.pk and principal.project_id == globex.project.pk
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`manage.py aggregate_sessions`: an org or all, --since, one-line errors."""
+"""`manage.py aggregate_sessions`: --since, one-line errors (--org: security/test_isolation.py)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.ingestion.helpers import RECENT
-from tests.sessions.helpers import seed_session, sessions_of
-
-
-def test_aggregate_sessions_rebuilds_only_the_chosen_org(client, acme, globex, capsys):
-    seed_session(client, acme, "acme-s")
-    seed_session(client, globex, "globex-s")
-    call_command("aggregate_sessions", "--org", "acme", "--json")
-    assert json.loads(capsys.readouterr().out) == {"projects": {"proj_acme": 1}, "sessions": 1}
-    assert set(sessions_of(acme)) == {"acme-s"}
-    assert sessions_of(globex) == {}
-    call_command("aggregate_sessions", "--json")
-    assert json.loads(capsys.readouterr().out)["sessions"] == 2
+from tests.sessions.helpers import seed_session
 
 
 def test_aggregate_sessions_since_and_errors(client, acme, capsys):
