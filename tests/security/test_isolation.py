@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -43,11 +44,21 @@ from tests.graphql_api.helpers import (
     seed_checkout,
     visit,
 )
-from tests.ingestion.helpers import counts, days_ago, event, ndjson, post, seed_old_and_new, stored
+from tests.ingestion.helpers import (
+    RECENT,
+    counts,
+    days_ago,
+    event,
+    ndjson,
+    post,
+    seed_old_and_new,
+    stored,
+)
 from tests.ingestion.otlp import helpers as otlp
 from tests.ingestion.segment import helpers as segment
 from tests.journeys import helpers as journeys
 from tests.orgs.helpers import TENANT_LISTS, switch
+from tests.sessions.helpers import fold as fold_session
 from tests.sessions.helpers import seed_events, seed_session, sessions_of
 
 # --- REST ------------------------------------------------------------------------------------
@@ -408,6 +419,15 @@ def test_tasks_for_acme_never_read_or_write_globex(client, acme, globex):
     assert session_tasks.sweep_org.run(acme.org.pk, "2000-01-01T00:00:00+00:00") == 1
     assert set(sessions_of(acme)) == {"sess_001"}
     assert sessions_of(globex) == {}
+
+
+def test_closing_acme_idle_sessions_leaves_globex_open(client, acme, globex):
+    for tenant in (acme, globex):
+        seed_events(client, tenant)  # an hour ago
+        fold_session(tenant, "sess_001", now=RECENT + timedelta(minutes=2))  # folded while live
+    assert session_tasks.close_idle_org.run(acme.org.pk) == 1
+    assert not sessions_of(acme)["sess_001"].is_active
+    assert sessions_of(globex)["sess_001"].is_active
 
 
 def test_journeys_of_acme_never_see_globex_sessions(client, acme, globex):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from productgraph.keyspace import redis_key
 from productgraph.tenancy.context import org_context
-from sessions import services
+from sessions import fold_queue, services
 from sessions.models import Session
 from tests.ingestion.helpers import RECENT, RECENT_TIMESTAMP, event, post
 
@@ -20,11 +21,15 @@ def sessions_of(tenant) -> dict[str, Session]:
         return {s.session_id: s for s in Session.objects.filter(org_id=tenant.org.pk)}
 
 
-def fold(tenant, *session_ids: str) -> int:
-    """Fold these sessions of the tenant's project as the fold task does; rows written."""
+def fold(tenant, *session_ids: str, now: datetime | None = None) -> int:
+    """Fold these sessions of the tenant's project as the fold task does (at `now`, the
+    clock's time unless given); rows written."""
     with transaction.atomic(), org_context(tenant.org.pk):
         return services.sessions_fold(
-            org_id=tenant.org.pk, project_id=tenant.project.pk, session_ids=list(session_ids)
+            org_id=tenant.org.pk,
+            project_id=tenant.project.pk,
+            session_ids=list(session_ids),
+            now=now,
         )
 
 
@@ -69,3 +74,12 @@ def seed_session(client, tenant, session_id):
     for item in batch:
         item["session.id"] = session_id
     post(client, tenant.ingest_key, {"events": batch})
+
+
+def forget_marks() -> None:
+    """Drop the fold queue's marks, holds and schedules left by earlier tests: ids restart
+    between tests, so an earlier test's mark could name this test's project."""
+    client = fold_queue.redis_client()
+    stale = client.keys(redis_key("sessions", "*"))
+    if stale:
+        client.delete(*stale)
