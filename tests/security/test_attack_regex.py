@@ -34,7 +34,7 @@ from sessions import fold_queue, services, tasks
 from tests.conftest import make_tenant
 from tests.graphql_api.helpers import as_editor, gql
 from tests.ingestion.helpers import event, post
-from tests.sessions.helpers import sessions_of
+from tests.sessions.helpers import forget_marks, sessions_of
 
 BACKTRACKING = "(a+)+b|c"
 BACK_REFERENCES = r"(.*)(.*)(.*)(.*)(.*)\5\4\3\2\1$"
@@ -63,14 +63,6 @@ def journey_rows(tenant) -> dict[str, str]:
         return dict(
             SessionJourney.objects.filter(org_id=tenant.org.pk).values_list("session_id", "status")
         )
-
-
-def forget_marks() -> None:
-    """Drop earlier tests' marks and schedules (ids restart between tests)."""
-    client = fold_queue.redis_client()
-    stale = client.keys(redis_key("sessions", "*"))
-    if stale:
-        client.delete(*stale)
 
 
 def ingest(client, tenant, monkeypatch, *events) -> list[tuple]:
