@@ -1,21 +1,5 @@
-"""The ceiling: a raw COPY of the same rows into a copy of the events table, as the owner.
-
-The rows are the ones the write path would COPY for the load generator's batches: the same
-events (bench.events), validated by the app's own validator, laid out in
-`ingestion.ddl.COPY_COLUMNS` with the server-set columns, each with its own event id. They
-go through `ingestion.writer.copy_rows` (binary COPY), as in the write path, into
-`bench_copy`: a plain (unpartitioned) table made `LIKE ingestion_event INCLUDING ALL` —
-same columns, defaults and indexes, no RLS, no staging table, no deduplication, no HTTP,
-no Python per request.
-
-Three figures: one COPY of every row in one transaction, the best of `repeats` runs (the
-ceiling the ratio uses: the most this server took while the machine was least disturbed),
-one COPY + COMMIT per 1,000 rows (what the batch size alone costs), and, with `org_id`, one
-COPY into a faithful copy: partitioned by range on the timestamp like the events table and
-holding the rows the events table held when the 1,000-event phase began, so that the COPY
-routes each row and updates indexes as deep as the ones that phase started writing into
-(the empty, unpartitioned table's figure is the more generous ceiling).
-"""
+"""The ceiling: the load's rows, built as the write path builds them, COPYed raw into a copy of
+the events table as the owner, in three figures (docs/performance.md, step 6)."""
 
 from __future__ import annotations
 
@@ -24,60 +8,70 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import postgres, pq, sql
+from psycopg.adapt import Dumper
 
+from bench.database import COLUMNS
 from bench.events import SESSION_TOKEN, TOKEN, make_batches
-from bench.server import cpu_seconds_between, postgres_cpu
-from ingestion.ddl import COPY_COLUMNS
-from ingestion.services import events_validate
-from ingestion.validation import Project
-from ingestion.writer import copy_rows
+from bench.server import postgres_cpu, used
+from ingestion.services import Project, events_validate
 from orgs.models import Organization
 
-TABLE = "bench_copy"
-FILLED_TABLE = "bench_copy_filled"
-_EVENT_ID = COPY_COLUMNS.index("event_id")
-_SESSION_ID = COPY_COLUMNS.index("session_id")
+TABLE, FILLED = "bench_copy", "bench_copy_filled"
+
+
+class _SerializedJsonb(Dumper):
+    """jsonb's binary format from JSON the validator already serialized (as the write path)."""
+
+    format = pq.Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
 
 
 def ceiling_rows(
     *, count: int, batch: int, org_id: int, project_id: int, public_id: str, slug: str
 ) -> list[tuple[Any, ...]]:
-    """Return `count` rows exactly as the write path would build them, ids unique."""
+    """`count` rows exactly as the write path would build them, ids unique."""
     [template] = make_batches(sizes=[batch], project_public_id=public_id, seed=7)
     received_at = datetime.now(UTC)
-    valid, errors = events_validate(
-        events=template.events,
-        project=Project(public_id=public_id, slug=slug),
-        received_at=received_at,
-        # The bench org's: its events are of the current month, well inside it.
-        retention_days=Organization._meta.get_field("retention_days").default,
-    )
+    retention = Organization._meta.get_field("retention_days").default  # the bench org's
+    valid, errors = events_validate(events=template.events, received_at=received_at,
+                                    project=Project(public_id=public_id, slug=slug),
+                                    retention_days=retention)  # fmt: skip
     if errors:
         raise RuntimeError(f"bench events do not validate: {[e.as_dict() for e in errors[:3]]}")
-    # As ingestion.services.events_ingest lays a row out: catalog values, then server columns.
-    layout = [
-        list(
-            (*event.values, org_id, project_id, event.attributes, received_at, template.user_agent)
-        )
-        for event in valid
-    ]
+    server = (org_id, project_id)
+    layout = [[*e.values, *server, e.attributes, received_at, template.user_agent] for e in valid]
+    event_id, session_id = COLUMNS.index("event_id"), COLUMNS.index("session_id")
     rows: list[tuple[Any, ...]] = []
     for number in range(-(-count // batch)):
         token = f"{number:020x}"
         for values in layout:
             row = values.copy()
-            row[_EVENT_ID] = str(row[_EVENT_ID]).replace(TOKEN, token)
-            row[_SESSION_ID] = str(row[_SESSION_ID]).replace(SESSION_TOKEN, token[2:])
+            row[event_id] = str(row[event_id]).replace(TOKEN, token)
+            row[session_id] = str(row[session_id]).replace(SESSION_TOKEN, token[2:])
             rows.append(tuple(row))
     return rows[:count]
 
 
-def _copy(cursor: psycopg.Cursor, rows: list[tuple[Any, ...]], *, table: str = TABLE) -> None:
+def _copy(cursor: psycopg.Cursor, rows: list[tuple[Any, ...]], table: str = TABLE) -> None:
+    if not _TYPES:  # the events table's column types (the write path's), looked up once
+        query = "SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass"
+        _TYPES.update(cursor.execute(query, ["ingestion_event"]).fetchall())
+    columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, COPY_COLUMNS))
+        sql.Identifier(table), columns
     )
-    copy_rows(cursor, statement, rows)
+    cursor.adapters.register_dumper(None, _SerializedJsonb)  # this cursor only
+    with cursor.copy(statement) as copy:
+        copy.set_types([_TYPES[column] for column in COLUMNS])
+        for row in rows:
+            copy.write_row(row)
+
+
+_TYPES: dict[str, int] = {}
 
 
 def measure(
@@ -91,115 +85,80 @@ def measure(
     org_id: int | None = None,
     filled_rows: int | None = None,
 ) -> dict[str, Any]:
-    """COPY `rows` into a fresh copy of the events table; return rows/s of each figure.
-
-    With the local postmaster's pid, also the CPU seconds the single COPY cost: this
-    process's (the rows' encoding) plus PostgreSQL's (parsing, heap, indexes, WAL).
-    """
+    """COPY `rows` into a fresh copy of the events table; return rows/s of each figure, and
+    the CPU seconds the single COPY cost: this process's (encoding) and, with the local
+    postmaster's pid, PostgreSQL's (parsing, heap, indexes, WAL)."""
     table = sql.Identifier(TABLE)
-    with (
-        psycopg.connect(owner_url, autocommit=False) as connection,
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-        cursor.execute(
-            sql.SQL("CREATE TABLE {} (LIKE ingestion_event INCLUDING ALL)").format(table)
-        )
-        connection.commit()
-        _copy(cursor, rows[:batch])  # warm the caches and the COPY path
-        connection.commit()
-        cursor.execute(sql.SQL("TRUNCATE {}").format(table))
-        connection.commit()
+    with psycopg.connect(owner_url) as connection, connection.cursor() as cursor:
 
+        def run(statement: Any, *args: Any) -> None:
+            cursor.execute(statement, args or None)
+            connection.commit()
+
+        run(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        run(sql.SQL("CREATE TABLE {} (LIKE ingestion_event INCLUDING ALL)").format(table))
+        _copy(cursor, rows[:batch])  # warm the caches and the COPY path
+        run(sql.SQL("TRUNCATE {}").format(table))
         runs: list[tuple[float, float, float | None]] = []  # seconds, client CPU, server CPU
         for _ in range(repeats):
             postgres_before = postgres_cpu(postmaster_pid, database)
-            client_before = time.process_time()
-            started = time.perf_counter()
+            client_before, started = time.process_time(), time.perf_counter()
             _copy(cursor, rows)
             connection.commit()
-            elapsed = time.perf_counter() - started
-            client_cpu = time.process_time() - client_before
+            elapsed, client_cpu = time.perf_counter() - started, time.process_time() - client_before
             postgres_after = postgres_cpu(postmaster_pid, database)
-            server_cpu = (
-                cpu_seconds_between(postgres_before, postgres_after)
-                if postgres_before is not None and postgres_after is not None
-                else None
-            )
+            server_cpu = None
+            if postgres_before is not None and postgres_after is not None:
+                server_cpu = used([postgres_before, postgres_after])
             runs.append((elapsed, client_cpu, server_cpu))
-            cursor.execute(sql.SQL("TRUNCATE {}").format(table))
-            connection.commit()
+            run(sql.SQL("TRUNCATE {}").format(table))
         single, client_cpu, server_cpu = min(runs)
         started = time.perf_counter()
         for offset in range(0, len(rows), batch):
             _copy(cursor, rows[offset : offset + batch])
             connection.commit()
         batched = time.perf_counter() - started
-
-        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size(%s))", [TABLE])
-        size = cursor.fetchone()
-        cursor.execute(sql.SQL("DROP TABLE {}").format(table))
-        connection.commit()
-        filled = (
-            None
-            if org_id is None or filled_rows is None
-            else _into_filled_copy(connection, cursor, rows, org_id=org_id, held=filled_rows)
-        )
+        size = cursor.execute(
+            "SELECT pg_size_pretty(pg_total_relation_size(%s))", [TABLE]
+        ).fetchone()
+        run(sql.SQL("DROP TABLE {}").format(table))
+        filled = None
+        if org_id is not None and filled_rows is not None:
+            filled = _into_filled_copy(run, cursor, rows, org_id=org_id, held=filled_rows)
     return {
         "table": f"{TABLE} (LIKE ingestion_event INCLUDING ALL): unpartitioned, same indexes",
         "rows": len(rows),
         "rows_per_s": round(len(rows) / single, 1),
         "seconds": round(single, 3),
         "runs_rows_per_s": [round(len(rows) / run[0], 1) for run in runs],
-        "per_batch": {
-            "batch": batch,
-            "rows_per_s": round(len(rows) / batched, 1),
-            "seconds": round(batched, 3),
-        },
+        "per_batch": {"batch": batch, "rows_per_s": round(len(rows) / batched, 1),
+                      "seconds": round(batched, 3)},
         "table_size": size[0] if size else None,
         "filled": filled,
-        "cpu_s": {
-            "client": round(client_cpu, 2),
-            "postgres": None if server_cpu is None else round(server_cpu, 2),
-        },
-    }
+        "cpu_s": {"client": round(client_cpu, 2),
+                  "postgres": None if server_cpu is None else round(server_cpu, 2)},
+    }  # fmt: skip
 
 
 def _into_filled_copy(
-    connection: psycopg.Connection,
-    cursor: psycopg.Cursor,
-    rows: list[tuple[Any, ...]],
-    *,
-    org_id: int,
-    held: int,
+    run: Any, cursor: psycopg.Cursor, rows: list[tuple[Any, ...]], *, org_id: int, held: int
 ) -> dict[str, Any]:
-    """COPY `rows` once into a partitioned copy of the events table given its first `held`
-    rows, in the order they were stored (the owner too is under the forced policy: the org
-    is set)."""
-    table = sql.Identifier(FILLED_TABLE)
+    """COPY `rows` once into a partitioned copy of the events table (one DEFAULT partition
+    takes every row, as the current month's does during the load) given its first `held`
+    rows in stored order (the owner too is under the forced policy: the org is set)."""
+    table = sql.Identifier(FILLED)
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-    cursor.execute(
-        sql.SQL(
-            'CREATE TABLE {} (LIKE ingestion_event INCLUDING ALL) PARTITION BY RANGE ("timestamp")'
-        ).format(table)
-    )
-    # One partition takes every row, as the current month's does during the load.
-    cursor.execute(
-        sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(
-            sql.Identifier(f"{FILLED_TABLE}_all"), table
-        )
-    )
+    cursor.execute(sql.SQL('CREATE TABLE {} (LIKE ingestion_event INCLUDING ALL) '
+                           'PARTITION BY RANGE ("timestamp")').format(table))  # fmt: skip
+    partition = sql.Identifier(f"{FILLED}_all")
+    cursor.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(partition, table))
     cursor.execute("SELECT set_config('app.current_org_id', %s, true)", [str(org_id)])
-    cursor.execute(
-        sql.SQL("INSERT INTO {} SELECT * FROM ingestion_event ORDER BY id LIMIT %s").format(table),
-        [held],
-    )
+    insert = "INSERT INTO {} SELECT * FROM ingestion_event ORDER BY id LIMIT %s"
+    run(sql.SQL(insert).format(table), held)
     given = cursor.rowcount  # fewer than `held` only if rows were purged meanwhile
-    connection.commit()
     started = time.perf_counter()
-    _copy(cursor, rows, table=FILLED_TABLE)
-    connection.commit()
+    _copy(cursor, rows, FILLED)
+    cursor.connection.commit()
     elapsed = time.perf_counter() - started
-    cursor.execute(sql.SQL("DROP TABLE {}").format(table))
-    connection.commit()
+    run(sql.SQL("DROP TABLE {}").format(table))
     return {"rows_held": given, "rows_per_s": round(len(rows) / elapsed, 1)}

@@ -1,18 +1,6 @@
-"""Each ingestion door's requests and answers, for the load generator (no Django here).
-
-The same simulated events (bench.events) go through every door, encoded as that door's
-clients send them, so the doors are compared on equal work:
-
-- `events`: `POST /v1/events`, `{"events": [...]}` (202 and our counts);
-- `otlp_logs`: `POST /v1/logs`, an OTLP `ExportLogsServiceRequest` in protobuf, one log
-  record per event, our keys as its attributes, the event time as its time (200 and an
-  `ExportLogsServiceResponse` whose `partial_success` counts the rejected records);
-- `segment`: `POST /v1/batch`, a Segment batch, a `page` call per page view and a `track`
-  call per other event (200 and our counts).
-
-Event ids and session ids stay in the bodies as the tokens bench.load swaps per request
-(strings of the same length, so a protobuf's length prefixes stay right).
-"""
+"""Each ingestion door's requests and answers for the load generator (no Django): the same
+events as `/v1/events` batches, OTLP/protobuf log exports and Segment batches. Id tokens stay
+strings of the same length, so a protobuf's length prefixes stay right when they are swapped."""
 
 from __future__ import annotations
 
@@ -52,11 +40,6 @@ class Door:
     read: Callable[[bytes, int], dict[str, Any]]
 
 
-def _our_answer(body: bytes, sent: int) -> dict[str, Any]:
-    answer: dict[str, Any] = json.loads(body)
-    return answer
-
-
 def any_value(value: Any) -> AnyValue:
     """A Python value as an OTLP `AnyValue` (what an SDK makes of an attribute's value)."""
     if isinstance(value, bool):
@@ -79,31 +62,19 @@ def key_values(attributes: dict[str, Any]) -> list[KeyValue]:
     return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
 
 
-def _unix_nano(timestamp: str) -> int:
-    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1e9)
-
-
 def otlp_logs_body(events: list[dict[str, Any]]) -> bytes:
-    """One resource, one scope, a log record per event (what the OpenTelemetry SDK's log
-    exporter sends, with our keys as the record's attributes)."""
+    """One resource, one scope, a log record per event (the SDK's log exporter's shape)."""
     records = [
         LogRecord(
-            time_unix_nano=_unix_nano(event["event.timestamp"]),
-            attributes=key_values(
-                {key: value for key, value in event.items() if key != "event.timestamp"}
-            ),
+            time_unix_nano=int(datetime.fromisoformat(event["event.timestamp"]).timestamp() * 1e9),
+            attributes=key_values({k: v for k, v in event.items() if k != "event.timestamp"}),
         )
         for event in events
     ]
+    scope = ScopeLogs(scope=InstrumentationScope(name="bench"), log_records=records)
+    resource = Resource(attributes=key_values({"service.name": "shop-web"}))
     request = ExportLogsServiceRequest(
-        resource_logs=[
-            ResourceLogs(
-                resource=Resource(attributes=key_values({"service.name": "shop-web"})),
-                scope_logs=[
-                    ScopeLogs(scope=InstrumentationScope(name="bench"), log_records=records)
-                ],
-            )
-        ]
+        resource_logs=[ResourceLogs(resource=resource, scope_logs=[scope])]
     )
     return request.SerializeToString()
 
@@ -115,14 +86,9 @@ def _otlp_answer(body: bytes, sent: int) -> dict[str, Any]:
     return {"accepted": sent - rejected, "duplicates": 0, "rejected": rejected, "errors": errors}
 
 
-_PAGE_KEYS = {
-    "page.path": "path",
-    "page.url": "url",
-    "page.title": "title",
-    "page.referrer": "referrer",
-}
-# What a Segment message carries outside `properties`.
-_MESSAGE_KEYS = frozenset(
+_PAGE_KEYS = {"page.path": "path", "page.url": "url", "page.title": "title",
+              "page.referrer": "referrer"}  # fmt: skip
+_MESSAGE_KEYS = frozenset(  # what a Segment message carries outside `properties`
     {"event_id", "session.id", "event.type", "event.timestamp", "user.id", "user.anonymous_id",
      "ui.viewport", "project_id", *_PAGE_KEYS}
 )  # fmt: skip
@@ -130,8 +96,8 @@ _LIBRARY = {"name": "analytics.js", "version": "next-1.70.0"}
 
 
 def segment_message(event: dict[str, Any]) -> dict[str, Any]:
-    """The call analytics.js would make for one of our events: a `page` call for a page
-    view, else a `track` call named after its type; the session id as `context.sessionId`."""
+    """The call analytics.js would make for one event: `page` for a page view, else `track`
+    named after its type; the session id as `context.sessionId`."""
     page = {short: event[key] for key, short in _PAGE_KEYS.items() if key in event}
     context: dict[str, Any] = {"sessionId": event["session.id"], "page": page, "library": _LIBRARY}
     if "ui.viewport" in event:
@@ -162,15 +128,15 @@ def segment_body(events: list[dict[str, Any]]) -> bytes:
     return json.dumps({"batch": batch, "sentAt": sent_at}, separators=(",", ":")).encode()
 
 
+def _our_answer(body: bytes, sent: int) -> dict[str, Any]:
+    answer: dict[str, Any] = json.loads(body)
+    return answer
+
+
 DOORS: dict[str, Door] = {
     "events": Door("events", "/v1/events", "application/json", 202, batch_body, _our_answer),
     "otlp_logs": Door(
-        "otlp_logs",
-        "/v1/logs",
-        "application/x-protobuf",
-        200,
-        otlp_logs_body,
-        _otlp_answer,
+        "otlp_logs", "/v1/logs", "application/x-protobuf", 200, otlp_logs_body, _otlp_answer
     ),
     "segment": Door("segment", "/v1/batch", "application/json", 200, segment_body, _our_answer),
 }

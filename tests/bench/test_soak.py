@@ -112,15 +112,16 @@ def test_docs_page_replaces_only_its_own_section():
     assert "new figures" in third
     assert "chaos figures" in third
     assert third.startswith("# Reliability figures")
+    by_hand = "# Figures\n\nWritten by hand.\n\n<!-- soak:start -->\nold\n<!-- soak:end -->\n"
+    kept = reliability.docs_page(by_hand, name="soak", lines=["x"])
+    assert kept.startswith("# Figures\n\nWritten by hand.\n\n<!-- soak:start -->\nx\n")
 
 
 def test_check_tables_render_every_check():
     checks = [Check("stored once", True, "1 | 2"), Check("memory flat", False, "+9 %")]
-    text = "\n".join(reliability.check_lines(checks))
-    assert "PASS" in text
-    assert "FAIL" in text
     markdown = "\n".join(reliability.check_table(checks))
     assert "| stored once | **pass** | 1 / 2 |" in markdown
+    assert "| memory flat | **FAIL** | +9 % |" in markdown
 
 
 class _Flaky(BaseHTTPRequestHandler):
