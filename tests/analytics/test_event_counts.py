@@ -1,6 +1,6 @@
 """The event-count query (analytics.queries.event_counts): buckets, validation, its SQL.
 
-Its numbers through GraphQL, against the stored events, are in tests/graphql/test_queries.py.
+Its numbers through GraphQL, against the stored events: tests/graphql_api/events/test_types.py.
 """
 
 from __future__ import annotations
