@@ -137,8 +137,8 @@ class SessionWatch:
         run, number, next_at = os.urandom(3).hex(), 0, time.monotonic()
         while not self._stop.is_set():
             with self._posting:
-                if self._phase is not None:
-                    self._send(self._phase, f"{run}-{number:06d}", number)
+                if (phase := self._phase) is not None:
+                    self._send(phase, f"{run}-{number:06d}", number)
                     number += 1
             next_at = max(next_at + self.probe_interval, time.monotonic())
             self._stop.wait(next_at - time.monotonic())
