@@ -11,9 +11,7 @@ from tqdm import tqdm
 from ingestion.selectors import sessions_with_events
 from orgs.selectors import projects_selected
 from productgraph.management.base import OpsCommand, aware_datetime
-from sessions.services import sessions_fold
-
-CHUNK = 500
+from sessions.services import FOLD_BATCH, sessions_fold
 
 
 class Command(OpsCommand):
@@ -43,8 +41,8 @@ class Command(OpsCommand):
                     unit="session",
                     disable=True if self.as_json else None,
                 ) as bar:
-                    for start in range(0, len(ids), CHUNK):
-                        chunk = ids[start : start + CHUNK]
+                    for start in range(0, len(ids), FOLD_BATCH):
+                        chunk = ids[start : start + FOLD_BATCH]
                         with transaction.atomic():
                             written += sessions_fold(
                                 org_id=org.pk, project_id=project.pk, session_ids=chunk
