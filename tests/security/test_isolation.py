@@ -4,8 +4,9 @@ Every door is tried with one tenant's credentials against the other's rows and n
 two tenants of tests/conftest.py (`acme`, `globex`): REST (/v1/events, and a probe view of
 what a key's request sees), OTLP, the Segment door, GraphQL (every query and mutation with
 globex's project, globex's global node ids, cursors copied from globex's pages or crafted at
-its rows, globex's names under acme's project, nested fields), the admin, the tasks, the
-commands. An answer for a globex object must equal the answer for one that does not exist.
+its rows, globex's names under acme's project, nested fields), the analytics store, the
+admin, the tasks, the commands. An answer for a globex object must equal the answer for one
+that does not exist.
 
 The attacks on the admin's switcher are in test_admin.py and test_attack_staff.py, hostile
 keys and headers in test_edges.py, the RLS machinery itself in tests/productgraph/tenancy/.
@@ -24,6 +25,9 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from graphql_relay import to_global_id
 
+from analytics.queries.event_counts import EventCountsQuery, Interval
+from analytics.queries.funnel import FunnelQuery
+from analytics.stores import analytics_store
 from ingestion.models import Event
 from journeys.models import Journey
 from orgs import keys, services
@@ -369,6 +373,35 @@ def test_a_secret_key_sees_only_its_own_project_of_the_org(client, acme):
     client.force_login(member(acme, "ann", "viewer"))
     seen = data(client, query, {"p": "proj_other"}, org="acme")
     assert seen["project"] == {"publicId": "proj_other"} and len(seen["sessions"]["nodes"]) == 3
+
+
+# --- the analytics store ---------------------------------------------------------------------
+
+
+def _analytics_in(tenant: Tenant, project_id: int) -> tuple[int, list[int]]:
+    """Event counts and funnel step counts of `project_id`, asked in `tenant`'s org context."""
+    since, until = RECENT - timedelta(hours=1), RECENT + timedelta(hours=1)
+    counts_query = EventCountsQuery(
+        project_id=project_id, since=since, until=until, interval=Interval.DAY
+    )
+    page_view = [{"field": "event.type", "op": "eq", "value": "page.view"}]
+    error = [{"field": "event.type", "op": "eq", "value": "error"}]
+    funnel = FunnelQuery(
+        project_id=project_id, steps=[page_view, error], date_from=since, date_to=until
+    )
+    store = analytics_store()
+    with transaction.atomic(), org_context(tenant.org.pk):
+        series = store.event_counts(counts_query, timeout=timedelta(seconds=10))
+        result = store.funnel(funnel, timeout=timedelta(seconds=10))
+    return sum(one.total for one in series), [step.count for step in result.overall.steps]
+
+
+def test_the_analytics_store_answers_in_the_callers_org_only(client, acme, globex):
+    seed_events(client, globex)
+    assert _analytics_in(globex, globex.project.pk) == (3, [1, 1])
+    # acme's context naming globex's project: the store scopes by the context's org.
+    assert _analytics_in(acme, globex.project.pk) == (0, [0, 0])
+    assert _analytics_in(acme, acme.project.pk) == (0, [0, 0])
 
 
 # --- the admin -------------------------------------------------------------------------------
