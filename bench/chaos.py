@@ -25,30 +25,25 @@ import psycopg
 import redis
 from django.conf import settings  # read once the environment points at the private servers
 
-from bench import options, report
+from bench import options, reliability, report
 from bench.events import SESSION_TOKEN_BYTES, TOKEN_BYTES
 from bench.load import Connection, build_requests
-from bench.reliability import (
-    TOKEN_LENGTH,
-    Check,
-    Ledger,
-    account,
-    acked_check,
-    check_table,
-    checks_json,
-    interruptible,
-    machine_line,
-    passed,
-    stored_check,
-    write_docs,
-)
+from bench.reliability import TOKEN_LENGTH, Check, Ledger, account, passed
+from bench.report import say
 from bench.server import BASE_DIR, LoadRun, PrivatePostgres, PrivateRedis, Stack, status_of
 
 FAULT_AT_S = 8.0  # seconds into the load when the fault is injected
 BATCH = 100
 DATABASE = "productgraph_chaos"
-SCENARIOS = ("lost-response", "postgres-restart", "postgres-crash", "redis-stop", "pool-kill",
-             "worker-kill")  # fmt: skip
+TITLES = {
+    "lost-response": "the client times out after the server committed",
+    "postgres-restart": "PostgreSQL stopped (-m fast) and started again under load",
+    "postgres-crash": "PostgreSQL killed (-m immediate: crash recovery) under load",
+    "redis-stop": "Redis stopped under load, started again empty",
+    "pool-kill": "the Celery worker's pool processes SIGKILLed mid-fold",
+    "worker-kill": "the whole Celery worker SIGKILLed mid-fold, a new one started",
+}
+SCENARIOS = tuple(TITLES)
 FOLD_TASK = "sessions.fold_touched_sessions"  # the fold's Celery task
 # A fold holds a transaction-level advisory lock keyed (namespace + shard, project id): the
 # only two-key advisory lock the app takes (sessions.services).
@@ -67,14 +62,17 @@ class Outcome:
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready."""
+        checks = reliability.checks_json(self.checks)
         return {"name": self.name, "title": self.title, "passed": passed(self.checks),
-                "checks": checks_json(self.checks), "figures": self.figures}  # fmt: skip
+                "checks": checks, "figures": self.figures}  # fmt: skip
 
 
 def load_checks(summary: dict[str, Any], figures: dict[str, Any]) -> list[Check]:
     """What every loaded scenario must show: all acknowledged in the end, stored once."""
-    return [acked_check("every request acknowledged in the end (client retries)", summary),
-            stored_check("every acknowledged event stored exactly once", figures)]  # fmt: skip
+    return [
+        reliability.acked_check("every request acknowledged in the end (client retries)", summary),
+        reliability.stored_check("every acknowledged event stored exactly once", figures),
+    ]
 
 
 def outage_checks(summary: dict[str, Any], *, timeout: float) -> list[Check]:
@@ -94,10 +92,10 @@ def outage_checks(summary: dict[str, Any], *, timeout: float) -> list[Check]:
     ]  # fmt: skip
 
 
-def sessions_check(name: str, converged: float | None, *, bound: float, since: str) -> Check:
-    """The sessions caught up (no stale session) within `bound` s of `since`."""
-    measured = (f"caught up {converged:.0f} s after {since}" if converged is not None
-                else f"still behind {bound:.0f} s after {since}")  # fmt: skip
+def sessions_check(name: str, converged: float | None, bound: float) -> Check:
+    """The sessions caught up (no stale session) within `bound` s of the load's end."""
+    measured = (f"caught up {converged:.0f} s after the load ended" if converged is not None
+                else f"still behind {bound:.0f} s after the load ended")  # fmt: skip
     return Check(name, converged is not None, measured)
 
 
@@ -173,9 +171,8 @@ class Chaos:
         figures = account(Ledger.read(ledger), per_token, rows=rows, distinct=distinct)
         return summary, injected, figures, ended
 
-    def lost_response(self, tenant: Any) -> Outcome:
+    def lost_response(self, tenant: Any, outcome: Outcome) -> None:
         """Send a request, time out before the answer, close; then send it again."""
-        outcome = Outcome("lost-response", "the client times out after the server committed")
         port, token = self.stack.server.port, secrets.token_hex(10)  # 20 characters
         key, project = tenant.ingest_key, tenant.project_public_id
         template = build_requests(port=port, key=key, project=project, sizes=[BATCH], seed=11)[0]
@@ -210,17 +207,9 @@ class Chaos:
             Check("no second row", rows == distinct == BATCH and per_token.get(token) == BATCH,
                   f"{rows} rows, {distinct} distinct event ids after the retry"),
         ]  # fmt: skip
-        return outcome
 
-    def postgres_restart(self, tenant: Any, mode: str = "fast") -> Outcome:
+    def postgres_restart(self, tenant: Any, outcome: Outcome, mode: str = "fast") -> None:
         """Stop PostgreSQL under load for `outage` s (`pg_ctl stop -m <mode>`), start it."""
-        outcome = (
-            Outcome("postgres-restart", "PostgreSQL stopped (-m fast) and started again under load")
-            if mode == "fast"
-            else Outcome(
-                "postgres-crash", "PostgreSQL killed (-m immediate: crash recovery) under load"
-            )
-        )
 
         def fault() -> dict[str, Any]:
             started = time.monotonic()
@@ -246,18 +235,15 @@ class Chaos:
                   injected["ready_status_while_down"] == 503,
                   f"HTTP {injected['ready_status_while_down']}"),
             *load_checks(summary, figures),
-            sessions_check("sessions caught up after the restart", converged,
-                           bound=self.args.converge, since="the load ended"),
+            sessions_check("sessions caught up after the restart", converged, self.args.converge),
         ]  # fmt: skip
-        return outcome
 
-    def postgres_crash(self, tenant: Any) -> Outcome:
+    def postgres_crash(self, tenant: Any, outcome: Outcome) -> None:
         """Kill PostgreSQL under load (`pg_ctl stop -m immediate`); it recovers from its WAL."""
-        return self.postgres_restart(tenant, mode="immediate")
+        self.postgres_restart(tenant, outcome, mode="immediate")
 
-    def redis_stop(self, tenant: Any) -> Outcome:
+    def redis_stop(self, tenant: Any, outcome: Outcome) -> None:
         """Stop Redis under load for `outage` s; start it again, empty (no persistence)."""
-        outcome = Outcome("redis-stop", "Redis stopped under load, started again empty")
         sweeps_before = self.beat_sweeps()
 
         def fault() -> dict[str, Any]:
@@ -278,9 +264,7 @@ class Chaos:
             "fault": injected, "load": _load_figures(summary), "accounting": figures,
             "stale_sessions_when_load_ended": stale_at_end, "sessions_caught_up_s": converged,
             "seconds_since_redis_returned": since_return, "beat_sweeps_sent": sweeps,
-            "worker_exit": died,
-            "note": f"{stale_at_end} sessions were stale when the load ended; beat sent "
-            f"{sweeps} sessions-sweep fan-out(s) until they had caught up",
+            "worker_exit": died, "note": _note(stale_at_end, sweeps),
         }  # fmt: skip
         latency = summary["latency_ms"]
         survived = "it kept running"
@@ -295,9 +279,8 @@ class Chaos:
             *load_checks(summary, figures),
             Check("the Celery worker survived the outage", died is None, survived),
             sessions_check("sessions caught up with no manual step (beat's sessions-sweep, every "
-                           "60 s)", converged, bound=self.args.converge, since="the load ended"),
+                           "60 s)", converged, self.args.converge),
         ]  # fmt: skip
-        return outcome
 
     def kill(self, whole: bool, log_start: int) -> tuple[list[str], Path]:
         """SIGKILL the whole worker (its held tasks stay in kombu's `unacked` hash until the
@@ -325,13 +308,8 @@ class Chaos:
         # Once each: a task received twice (requeued earlier) has one success.
         return list(dict.fromkeys(t for t in received if t not in finished)), worker.log_path
 
-    def worker_kill(self, tenant: Any, whole: bool = True) -> Outcome:
+    def worker_kill(self, tenant: Any, outcome: Outcome, whole: bool = True) -> None:
         """SIGKILL the worker (or only its pool) while a fold of the project holds its lock."""
-        outcome = (
-            Outcome("worker-kill", "the whole Celery worker SIGKILLed mid-fold, a new one started")
-            if whole
-            else Outcome("pool-kill", "the Celery worker's pool processes SIGKILLed mid-fold")
-        )
         admin_url = settings.DATABASE_URLS.admin or self.postgres.url(DATABASE)
         log = self.stack.celery.log_path  # type: ignore[union-attr]
         log_start = log.stat().st_size if log.exists() else 0
@@ -362,9 +340,8 @@ class Chaos:
         process = self.stack.celery.process if self.stack.celery else None
         survived = whole or (process is not None and process.poll() is None)
         outcome.figures = {
-            "note": f"{stale_at_end} sessions were stale when the load ended; beat sent {sweeps} "
-            "sessions-sweep fan-out(s) until they had caught up",
-            "stale_sessions_when_load_ended": stale_at_end, "fault": injected,
+            "note": _note(stale_at_end, sweeps), "stale_sessions_when_load_ended": stale_at_end,
+            "fault": injected,
             "load": _load_figures(summary), "accounting": figures, "redelivered": sorted(rerun),
             "held_task_ids": held, "redelivered_last_s_after_kill": redelivered_after,
             "sessions_caught_up_s": converged, "rebuild": rebuild, "beat_sweeps_sent": sweeps,
@@ -381,29 +358,27 @@ class Chaos:
                   f"{len(rerun)} of {len(held)} held task(s) succeeded {how}, the last "
                   f"{redelivered_after:.0f} s after the kill"),
             *load_checks(summary, figures),
-            sessions_check("sessions converged", converged, bound=self.args.converge,
-                           since="the load ended"),
+            sessions_check("sessions converged", converged, self.args.converge),
             Check("session rows equal a clean rebuild from the stored events",
                   bool(rebuild["equal"]),
                   f"{rebuild['rows']:,} rows, {rebuild['sessions']:,} rebuilt, "
                   f"{rebuild['differing']} differing {rebuild['examples'] or ''}".rstrip()),
         ]  # fmt: skip
-        return outcome
 
-    def pool_kill(self, tenant: Any) -> Outcome:
+    def pool_kill(self, tenant: Any, outcome: Outcome) -> None:
         """SIGKILL only the worker's pool processes while a fold holds the project's lock."""
-        return self.worker_kill(tenant, whole=False)
+        self.worker_kill(tenant, outcome, whole=False)
+
+
+def _note(stale: int, sweeps: int) -> str:
+    return (f"{stale} sessions were stale when the load ended; beat sent {sweeps} sessions-sweep "
+            "fan-out(s) until they had caught up")  # fmt: skip
 
 
 def _load_figures(summary: dict[str, Any]) -> dict[str, Any]:
     keys = ("events_per_s", "latency_ms", "attempts", "retries", "timeouts", "outcomes",
             "longest_attempt_s", "unhinted_5xx")  # fmt: skip
     return {key: summary[key] for key in keys}
-
-
-def say(line: str) -> None:
-    """Progress on stdout."""
-    print(line, flush=True)
 
 
 def run_scenarios(
@@ -430,13 +405,12 @@ def run_scenarios(
             say(f"scenario {name}")
             chaos.revive_worker()  # a scenario starts with a live worker whatever came before
             try:
-                outcome = getattr(chaos, name.replace("-", "_"))(tenants[name])
+                outcome = Outcome(name, TITLES[name])
+                getattr(chaos, name.replace("-", "_"))(tenants[name], outcome)
             except Exception as exc:  # one broken scenario is a failure, not the end of the run
                 traceback.print_exc()
-                outcome = Outcome(name, "did not run to its end")
-                outcome.checks.append(
-                    Check("scenario ran to its end", False, f"{type(exc).__name__}: {exc}")
-                )
+                ran = Check("scenario ran to its end", False, f"{type(exc).__name__}: {exc}")
+                outcome = Outcome(name, "did not run to its end", [ran])
             for check in outcome.checks:
                 say(f"  [{'PASS' if check.passed else 'FAIL'}] {check.name}: {check.measured}")
             outcomes.append(outcome)
@@ -459,12 +433,12 @@ def docs_lines(results: dict[str, Any]) -> list[str]:
         f"the fault {setting['fault_at_s']:.0f} s in, outages of {setting['outage_s']:g} s, "
         f"client timeout {setting['client_timeout_s']:g} s.",
         "",
-        machine_line(results),
+        reliability.machine_line(results),
         "",
     ]
     for scenario in results["scenarios"]:
-        checks = [Check(**check) for check in scenario["checks"]]
-        lines += [f"### `{scenario['name']}`: {scenario['title']}", "", *check_table(checks), ""]
+        table = reliability.check_table([Check(**check) for check in scenario["checks"]])
+        lines += [f"### `{scenario['name']}`: {scenario['title']}", "", *table, ""]
         if note := scenario["figures"].get("note"):
             lines += [f"{note[0].upper()}{note[1:]}.", ""]
     return lines
@@ -475,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = options.parse(options.CHAOS, argv, __doc__.split("\n")[0])
     args.workers = args.workers or 2 * report.cpus()
-    interruptible()
+    reliability.interruptible()
     command = options.command_line(options.CHAOS, argv)
     data_dir = Path(os.environ.get("PRODUCTGRAPH_DATA_DIR") or BASE_DIR / ".data")
     postgres, redis_server = PrivatePostgres(data_dir / "chaos" / "pg"), PrivateRedis()
@@ -526,10 +500,11 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = data_dir / "reliability"
     report.dump(results, out_dir / "chaos.json")
     for outcome in outcomes:
-        say(f"\n{outcome.name}: {outcome.title}\n" + "\n".join(check_table(outcome.checks)))
+        table = "\n".join(reliability.check_table(outcome.checks))
+        say(f"\n{outcome.name}: {outcome.title}\n{table}")
     say(f"\nresults: {out_dir / 'chaos.json'}")
     if args.docs:
-        say(f"written: {write_docs('chaos', docs_lines(results), args.docs_dir)}")
+        say(f"written: {reliability.write_docs('chaos', docs_lines(results), args.docs_dir)}")
     return 0 if results["passed"] else 1
 
 

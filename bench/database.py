@@ -20,6 +20,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Sum
 
 import bench.app  # noqa: F401 - Django set up before the models below
+from bench.report import say
 from bench.server import local_postmaster
 from ingestion.catalog import FIELDS
 from ingestion.generator import (
@@ -54,11 +55,6 @@ JOURNEYS = (
 COLUMNS = (*(field.column for field in FIELDS), "org_id", "project_id", "attributes",
            "received_at", "user_agent")  # fmt: skip
 Say = Callable[[str], None]
-
-
-def say(line: str) -> None:
-    """Print a progress line at once."""
-    print(line, flush=True)
 
 
 def journey_steps(steps: tuple[tuple[str, str, str, float], ...]) -> list[dict[str, object]]:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bench import database, options, report
-from bench.database import Dataset, say
+from bench.database import Dataset
+from bench.report import say
 
 TARGET_SECONDS = 1.0  # the 5-step session funnel
 COMPLEX_TARGET_SECONDS = 2.0  # the TRD's limit for a complex query before an OLAP store

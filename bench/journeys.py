@@ -15,7 +15,8 @@ from django.db import connection, connections, transaction
 from django.db.models import Count, Sum
 
 from bench import database, options, report
-from bench.database import Dataset, say
+from bench.database import Dataset
+from bench.report import say
 from ingestion.selectors import sessions_with_events
 from journeys.models import Journey, SessionJourney
 from journeys.services import journeys_refresh_project

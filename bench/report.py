@@ -39,6 +39,11 @@ def section(name: str, **values: object) -> str:
     return render(name, **values) + "\n\n"
 
 
+def say(line: str) -> None:
+    """Print a progress line at once."""
+    print(line, flush=True)
+
+
 def dump(results: Results, path: Path) -> None:
     """Write `results` as indented JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)

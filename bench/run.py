@@ -10,10 +10,9 @@ import time
 from typing import Any
 
 from bench import ceiling, database, options, report
+from bench.report import say
 from bench.server import SETTINGS, LoadRun, Sampler, Stack, cores_used
 from bench.sessions import CELERY_APP_NAME, SessionWatch, phase_sessions
-
-say = database.say
 
 
 def run(args: argparse.Namespace, command: str) -> int:

@@ -8,23 +8,9 @@ import argparse
 import sys
 from typing import Any
 
-from bench import database, options, report
-from bench.database import say
-from bench.reliability import (
-    TOKEN_LENGTH,
-    Check,
-    Ledger,
-    account,
-    acked_check,
-    check_table,
-    checks_json,
-    interruptible,
-    machine_line,
-    memory_check,
-    passed,
-    stored_check,
-    write_docs,
-)
+from bench import database, options, reliability, report
+from bench.reliability import Check, memory_check, stored_check
+from bench.report import say
 from bench.server import LoadRun, Sampler, Stack
 
 MEMORY_GROWTH_LIMIT_PCT = 5.0
@@ -76,21 +62,24 @@ def soak(args: argparse.Namespace, command: str) -> int:
         span = min(MEMORY_SPAN_S, (end - start) / 3)
         celery_rows = sampler.memory_rows(start, end, span, celery=True)[0]
         worker_rows = sampler.memory_rows(start, end, span)[0]
-        per_token, rows, distinct = database.stored_per_token(tenant, TOKEN_LENGTH)
+        per_token, rows, distinct = database.stored_per_token(tenant, reliability.TOKEN_LENGTH)
         consistency = database.consistency(tenant)
     finally:
         for load_run in runs:
             load_run.stop()
         sampler.stop()
         stack.stop()
-    figures = account(Ledger.read(ledger), per_token, rows=rows, distinct=distinct)
+    figures = reliability.account(
+        reliability.Ledger.read(ledger), per_token, rows=rows, distinct=distinct
+    )
     checks = soak_checks(figures=figures, summary=summary, celery_rows=celery_rows,
                          worker_rows=worker_rows, drained=drained, drain_bound=args.drain,
                          consistency=consistency, span=span)  # fmt: skip
     results = {
         **report.header(command, postgres_version),
         "load_average_before": load_before, "load_average_after": report.load_average(),
-        "passed": passed(checks), "checks": checks_json(checks), "duration_s": args.duration,
+        "passed": reliability.passed(checks), "checks": reliability.checks_json(checks),
+        "duration_s": args.duration,
         "probe": probe, "rate": rate, "load": summary, "accounting": figures,
         "memory": {"span_s": round(span), "celery": celery_rows, "gunicorn": worker_rows},
         "sessions": {"drain_s": drained, "drain_bound_s": args.drain, **consistency},
@@ -98,9 +87,9 @@ def soak(args: argparse.Namespace, command: str) -> int:
     report.dump(results, out_dir / "soak.json")
     if not args.keep_database:
         database.drop(name)
-    say("\n" + "\n".join(check_table(checks)) + f"\nresults: {out_dir / 'soak.json'}")
+    say("\n" + "\n".join(reliability.check_table(checks)) + f"\nresults: {out_dir / 'soak.json'}")
     if args.docs:
-        say(f"written: {write_docs('soak', docs_lines(results), args.docs_dir)}")
+        say(f"written: {reliability.write_docs('soak', docs_lines(results), args.docs_dir)}")
     return 0 if results["passed"] else 1
 
 
@@ -120,7 +109,7 @@ def soak_checks(
                  else f"still behind after {drain_bound:.0f} s")  # fmt: skip
     return [
         stored_check("acknowledged events stored exactly once", figures),
-        acked_check("every request acknowledged (retries on)", summary),
+        reliability.acked_check("every request acknowledged (retries on)", summary),
         memory_check(f"Celery worker RSS flat (first vs last {span:.0f} s)", celery_rows,
                      limit_pct=MEMORY_GROWTH_LIMIT_PCT),
         memory_check(f"gunicorn worker RSS flat (first vs last {span:.0f} s)", worker_rows,
@@ -150,9 +139,9 @@ def docs_lines(results: dict[str, Any]) -> list[str]:
         f"latency p50 {latency['p50']:.0f} ms, p99 {latency['p99']:.0f} ms, max "
         f"{latency['max']:.0f} ms (from each request's scheduled time, retries included).",
         "",
-        machine_line(results),
+        reliability.machine_line(results),
         "",
-        *check_table(checks),
+        *reliability.check_table(checks),
         "",
     ]
 
@@ -162,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = options.parse(options.SOAK, argv, __doc__.split("\n")[0])
     args.workers = args.workers or 2 * report.cpus()
-    interruptible()
+    reliability.interruptible()
     try:
         return soak(args, options.command_line(options.SOAK, argv))
     except KeyboardInterrupt:
