@@ -74,17 +74,9 @@ def _copy(cursor: psycopg.Cursor, rows: list[tuple[Any, ...]], table: str = TABL
 _TYPES: dict[str, int] = {}
 
 
-def measure(
-    *,
-    owner_url: str,
-    rows: list[tuple[Any, ...]],
-    batch: int,
-    postmaster_pid: int | None = None,
-    database: str = "",
-    repeats: int = 3,
-    org_id: int | None = None,
-    filled_rows: int | None = None,
-) -> dict[str, Any]:
+def measure(*, owner_url: str, rows: list[tuple[Any, ...]], batch: int,
+            postmaster_pid: int | None = None, database: str = "", org_id: int | None = None,
+            repeats: int = 3, filled_rows: int | None = None) -> dict[str, Any]:  # fmt: skip
     """COPY `rows` into a fresh copy of the events table; return rows/s of each figure, and
     the CPU seconds the single COPY cost: this process's (encoding) and, with the local
     postmaster's pid, PostgreSQL's (parsing, heap, indexes, WAL)."""

@@ -61,7 +61,6 @@ class Outcome:
     figures: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        """JSON-ready."""
         checks = reliability.checks_json(self.checks)
         return {"name": self.name, "title": self.title, "passed": passed(self.checks),
                 "checks": checks, "figures": self.figures}  # fmt: skip
@@ -420,7 +419,6 @@ def run_scenarios(
 
 
 def docs_lines(results: dict[str, Any]) -> list[str]:
-    """The chaos section of docs/reliability-figures.md."""
     setting = results["settings"]
     lines = [
         "## Chaos: `make chaos`",

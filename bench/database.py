@@ -105,7 +105,6 @@ def attach(database: str) -> None:
 
 
 def migrate() -> None:
-    """Migrate the attached database as the owner."""
     call_command("migrate", database="owner", interactive=False, verbosity=0)
     connections["owner"].close()
 
@@ -141,7 +140,6 @@ def tenant_create(database: str, urls: DatabaseUrls, *, slug: str, public_id: st
 
 
 def drop(database: str) -> None:
-    """Drop a bench database (it holds only what the run wrote)."""
     connections.close_all()
     drop_database(database_urls(database), database=database)
 
@@ -167,14 +165,12 @@ def server_facts(tenant: BenchTenant) -> tuple[str, int | None]:
 
 
 def server_version() -> str:
-    """The version of the server Django's connections point at."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('server_version')")
         return str(cursor.fetchone()[0])
 
 
 def results_dir() -> Path:
-    """`.data/bench`: where the results go."""
     return Path(settings.PRODUCTGRAPH_DATA_DIR) / "bench"
 
 
@@ -185,7 +181,6 @@ def _read(tenant: BenchTenant, read: Callable[[], Any]) -> Any:
 
 
 def events_held(tenant: BenchTenant) -> int:
-    """How many rows the events table holds for the org."""
     return int(_read(tenant, lambda: Event.objects.filter(org_id=tenant.org_id).count()))
 
 
@@ -427,7 +422,6 @@ def finished(kind: str, dataset: Dataset, *, keep: bool) -> None:
 
 
 def months_between(start: date, end: date) -> list[date]:
-    """The first days of the months from `start`'s to `end`'s."""
     months, month = [], start.replace(day=1)
     while month <= end:
         months.append(month)

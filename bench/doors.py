@@ -58,7 +58,6 @@ def any_value(value: Any) -> AnyValue:
 
 
 def key_values(attributes: dict[str, Any]) -> list[KeyValue]:
-    """Attributes as OTLP `KeyValue`s."""
     return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
 
 
@@ -122,7 +121,6 @@ def segment_message(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def segment_body(events: list[dict[str, Any]]) -> bytes:
-    """A Segment batch of one message per event."""
     batch = [segment_message(event) for event in events]
     sent_at = max(event["event.timestamp"] for event in events)
     return json.dumps({"batch": batch, "sentAt": sent_at}, separators=(",", ":")).encode()

@@ -45,14 +45,8 @@ def visit(
     return agent, events
 
 
-def make_batches(
-    *,
-    sizes: Sequence[int],
-    project_public_id: str,
-    seed: int,
-    min_events: int = 0,
-    now: datetime | None = None,
-) -> list[Batch]:
+def make_batches(*, sizes: Sequence[int], project_public_id: str, seed: int, min_events: int = 0,
+                 now: datetime | None = None) -> list[Batch]:  # fmt: skip
     """One client's visits cut into batches of `sizes[0]`, `sizes[1]`, ... events in turn,
     until they hold `min_events` and every size was used as often; ids `TOKEN-<position>`."""
     if not sizes or min(sizes) < 1:

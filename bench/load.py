@@ -40,7 +40,6 @@ class Connection:
         self.headers: dict[str, str] = {}  # the last response's, names lowercased
 
     def close(self) -> None:
-        """Close the socket (the next request opens a new one)."""
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -209,17 +208,9 @@ def build_requests(
     return requests
 
 
-def run_client(
-    *,
-    index: int,
-    clients: int,
-    requests: list[bytes],
-    connection: Connection,
-    plan: Plan,
-    result: ClientResult,
-    retry: RetryPolicy | None = None,
-    door: Door = DOORS["events"],
-) -> None:
+def run_client(*, index: int, clients: int, requests: list[bytes], connection: Connection,
+               plan: Plan, result: ClientResult, retry: RetryPolicy | None = None,
+               door: Door = DOORS["events"]) -> None:  # fmt: skip
     """Send requests until the plan's end; record what happened from `measure_from` on."""
     # 8 + 3 hex digits; + 9 for a request = len(TOKEN), + 7 for a pass = len(SESSION_TOKEN)
     prefix = f"{plan.run_token}{index:03x}"
@@ -340,7 +331,6 @@ def summarize(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Build the requests, run the clients, return the summary."""
     batches = [int(size) for size in str(args.batch).split(",")]
     door = DOORS[args.door]
     per_client = [
@@ -385,7 +375,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line of `python -m bench.load`."""
     cli = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
     add = cli.add_argument
     add("--port", type=int, required=True)
@@ -405,7 +394,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the load and print the summary as JSON."""
     cli = parser()
     args = cli.parse_args(argv)
     if not 1 <= args.clients <= 0xFFF:  # the client number takes 3 hex digits of the token

@@ -104,7 +104,6 @@ OPTIONS: tuple[Option, ...] = (
 
 
 def options(command: str) -> list[Option]:
-    """The rows `command` reads."""
     return [option for option in OPTIONS if command in option.commands]
 
 

@@ -56,7 +56,6 @@ class Ledger:
 
     @property
     def acked_events(self) -> int:
-        """Distinct event ids acknowledged."""
         return sum(self.acked.values())
 
 
@@ -85,7 +84,6 @@ def account(
 
 
 def accounting_line(figures: Mapping[str, Any]) -> str:
-    """The accounting in one line."""
     line = (
         f"{figures['acked_events']:,} event ids acknowledged, {figures['stored_rows']:,} rows "
         f"stored ({figures['duplicate_rows']:,} duplicate ids), {figures['missing']:,} "
@@ -106,7 +104,6 @@ class Check:
 
 
 def passed(checks: Iterable[Check]) -> bool:
-    """Whether every check passed."""
     return all(check.passed for check in checks)
 
 
@@ -143,7 +140,6 @@ def check_table(checks: list[Check]) -> list[str]:
 
 
 def checks_json(checks: list[Check]) -> list[dict[str, Any]]:
-    """The checks as JSON-ready dicts."""
     return [asdict(check) for check in checks]
 
 

@@ -40,12 +40,10 @@ def section(name: str, **values: object) -> str:
 
 
 def say(line: str) -> None:
-    """Print a progress line at once."""
     print(line, flush=True)
 
 
 def dump(results: Results, path: Path) -> None:
-    """Write `results` as indented JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
 
@@ -60,12 +58,10 @@ def load_json(path: Path) -> Results | None:
 
 
 def load_average() -> list[float]:
-    """The 1, 5 and 15-minute load averages, rounded."""
     return [round(value, 2) for value in os.getloadavg()]
 
 
 def cpus() -> int:
-    """The CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -114,7 +110,6 @@ def phase_problems(phase: Results) -> list[str]:
 
 
 def phase_line(phase: Results) -> str:
-    """One line for the progress output."""
     latency, problems = phase["latency_ms"], phase_problems(phase)
     problems = [f" — {'; '.join(problems)}"] if problems else []
     return "".join([

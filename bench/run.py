@@ -16,7 +16,6 @@ from bench.sessions import CELERY_APP_NAME, SessionWatch, phase_sessions
 
 
 def run(args: argparse.Namespace, command: str) -> int:
-    """Run the benchmark; return the exit status."""
     out_dir = database.results_dir()
     load_before = report.load_average()
     say(f"bench: {command}")
@@ -193,7 +192,6 @@ def run(args: argparse.Namespace, command: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the options (each defaults to its BENCH_* variable) and run."""
     argv = sys.argv[1:] if argv is None else argv
     args = options.parse(options.BENCH, argv, __doc__.split("\n")[0])
     args.workers = args.workers or 2 * report.cpus()

@@ -74,7 +74,6 @@ class PrivateRedis:
 
     @property
     def url(self) -> str:
-        """The REDIS_URL of this server."""
         return f"unix://{self.directory / 'redis.sock'}"
 
     def start(self, timeout: float = 10.0) -> None:
@@ -106,8 +105,7 @@ class PrivateRedis:
         terminate(self.process)
 
     def stop(self) -> None:
-        """Stop the server and remove its directory."""
-        self.halt()
+        terminate(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -131,7 +129,6 @@ class PrivatePostgres:
     directory: Path
 
     def url(self, database: str = "postgres") -> str:
-        """The superuser URL of `database` on this server."""
         return f"postgresql://postgres@/{database}?host={self.directory}"
 
     def _run(self, name: str, *args: str, timeout: float = 60, check: bool = True) -> int:
@@ -160,7 +157,6 @@ class PrivatePostgres:
         self._run("initdb", "--auth=trust", "--encoding=UTF8", "-U", "postgres")
 
     def start(self, timeout: float = 60) -> None:
-        """Start the server and wait until it accepts connections."""
         options = f"-h '' -k {self.directory} -p 5432"  # the port only names the socket
         log = str(self.directory / "server.log")
         self._run("pg_ctl", "-w", "-t", str(int(timeout)), "-l", log, "-o", options, "start",
@@ -174,7 +170,6 @@ class PrivatePostgres:
                       timeout=timeout + 10)  # fmt: skip
 
     def remove(self) -> None:
-        """Stop the server and delete its data directory."""
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -190,7 +185,6 @@ class _Child:
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        """The command line."""
         raise NotImplementedError
 
     def _spawn(self, cwd: Path) -> subprocess.Popen[bytes]:
@@ -217,6 +211,15 @@ class _Child:
         """SIGTERM (gunicorn: graceful; Celery: warm), then kill the session if it lingers."""
         terminate(self.process, timeout, group=True)
 
+    def _tree(self, recursive: bool = False) -> list[int]:
+        try:
+            if self.process is not None and self.process.poll() is None:
+                main = psutil.Process(self.process.pid)
+                return [main.pid, *(child.pid for child in main.children(recursive=recursive))]
+        except psutil.NoSuchProcess:
+            pass
+        return []
+
 
 @dataclass
 class Gunicorn(_Child):
@@ -228,7 +231,6 @@ class Gunicorn(_Child):
     threads: int = 1
 
     def command(self) -> list[str]:
-        """The command line."""
         return [sys.executable, "-m", "gunicorn", "productgraph.wsgi", "--config",
                 "python:config.gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers",
                 str(self.workers), "--worker-class", self.worker_class, "--threads",
@@ -245,12 +247,7 @@ class Gunicorn(_Child):
 
     def worker_pids(self) -> list[int]:
         """The pids of the master's current workers."""
-        try:
-            if self.process is not None and self.process.poll() is None:
-                return [child.pid for child in psutil.Process(self.process.pid).children()]
-        except psutil.NoSuchProcess:
-            pass
-        return []
+        return self._tree()[1:]
 
 
 @dataclass
@@ -263,12 +260,10 @@ class CeleryWorker(_Child):
     loglevel: str = "WARNING"
 
     def arguments(self) -> list[str]:
-        """The `celery` subcommand and its options."""
         return ["worker", "--concurrency", str(self.concurrency), "--loglevel", self.loglevel,
                 "--hostname", "bench@%h"]  # fmt: skip
 
     def command(self) -> list[str]:
-        """The command line."""
         return [sys.executable, "-m", "celery", "-A", self.app, *self.arguments()]
 
     def start(self, *, cwd: Path, ready: Callable[[], bool], timeout: float = 90.0) -> None:
@@ -278,13 +273,7 @@ class CeleryWorker(_Child):
 
     def pids(self) -> list[int]:
         """The pids of the main process and its pool's processes."""
-        try:
-            if self.process is not None and self.process.poll() is None:
-                main = psutil.Process(self.process.pid)
-                return [main.pid, *(child.pid for child in main.children(recursive=True))]
-        except psutil.NoSuchProcess:
-            pass
-        return []
+        return self._tree(recursive=True)
 
 
 @dataclass
@@ -292,7 +281,6 @@ class CeleryBeat(CeleryWorker):
     """`celery -A productgraph beat` (the production schedule); its schedule file beside its log."""
 
     def arguments(self) -> list[str]:
-        """`beat` and its options."""
         return ["beat", "--loglevel", self.loglevel, "--schedule",
                 str(self.log_path.with_suffix(".schedule"))]  # fmt: skip
 
@@ -376,7 +364,6 @@ class LoadRun:
     grace: float = 60.0
 
     def start(self) -> LoadRun:
-        """Start the load generator."""
         retry: dict[str, object] = {}
         if self.ledger is not None:
             self.ledger.parent.mkdir(parents=True, exist_ok=True)
@@ -395,18 +382,15 @@ class LoadRun:
 
     def wait(self) -> dict[str, Any]:
         """Wait for the end (bounded by its duration, warm-up and grace); return its summary."""
-        bound = float(str(self.options.get("duration", 0))) + float(
-            str(self.options.get("warmup", 2))
-        )
+        bound = 122 + sum(float(str(self.options.get(key, 0))) for key in ("duration", "warmup"))
         grace = self.grace if self.ledger is not None else 0.0
-        stdout, stderr = self.process.communicate(timeout=bound + grace + 120)
+        stdout, stderr = self.process.communicate(timeout=bound + grace)
         if self.process.returncode != 0:
             raise RuntimeError(f"the load generator failed:\n{stderr[-3000:]}")
         summary: dict[str, Any] = json.loads(stdout)
         return summary
 
     def stop(self) -> None:
-        """Stop the generator if it still runs (idempotent)."""
         terminate(getattr(self, "process", None))
 
 
@@ -472,12 +456,8 @@ def used(series: list[dict[int, float]]) -> float:
     return sum(value - first.get(pid, 0.0) for pid, value in last.items())
 
 
-def cores_used(
-    snapshots: list[CpuSnapshot],
-    *,
-    celery_backends: Collection[int] = (),
-    ignored_backends: Collection[int] = (),
-) -> dict[str, float | None]:
+def cores_used(snapshots: list[CpuSnapshot], *, celery_backends: Collection[int] = (),
+               ignored_backends: Collection[int] = ()) -> dict[str, float | None]:  # fmt: skip
     """Average cores used between the first and the last snapshot, by whom: `postgres` is
     the backends serving gunicorn (and the server-wide processes), `postgres_celery` those
     serving the Celery worker; the bench's own monitoring backends count only in `machine`."""
@@ -537,12 +517,10 @@ class Sampler:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start sampling."""
         self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop sampling (idempotent)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -562,7 +540,6 @@ class Sampler:
             self._stop.wait(self.interval)
 
     def between(self, start: float, end: float) -> list[Sample]:
-        """The samples taken in [start, end]."""
         return [sample for sample in self.samples if start <= sample.at <= end]
 
     def peak_mb(self, samples: list[Sample] | None = None, *, celery: bool = False) -> list[float]:

@@ -114,13 +114,11 @@ class SessionWatch:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start the watcher and the (idle) probe."""
         for target in (self._watch, self._probe):
             self._threads.append(threading.Thread(target=target, daemon=True))
             self._threads[-1].start()
 
     def stop(self) -> None:
-        """Stop both threads (idempotent)."""
         self._phase = None
         self._stop.set()
         for thread in self._threads:
@@ -260,18 +258,9 @@ class SessionWatch:
         return None
 
 
-def phase_sessions(
-    *,
-    markers: list[Marker],
-    readings: list[Reading],
-    window: tuple[float, float],
-    stopped: float,
-    ended: float,
-    drained: float | None,
-    bound: float,
-    expected: int,
-    cpu: dict[str, float | None],
-) -> dict[str, Any]:
+def phase_sessions(*, markers: list[Marker], readings: list[Reading], window: tuple[float, float],
+                   stopped: float, ended: float, drained: float | None, bound: float, expected: int,
+                   cpu: dict[str, float | None]) -> dict[str, Any]:  # fmt: skip
     """A phase's session numbers: `window` is the load's measured seconds, `stopped` when
     the load ended, `ended` when the drain did, `expected` the events stored by then, `cpu`
     the cores used from the window's start to `ended`."""

@@ -19,7 +19,6 @@ BATCH = 100
 
 
 def soak(args: argparse.Namespace, command: str) -> int:
-    """The soak itself."""
     out_dir = database.results_dir().parent / "reliability"
     load_before = report.load_average()
     say(f"soak: {command}")
@@ -93,17 +92,10 @@ def soak(args: argparse.Namespace, command: str) -> int:
     return 0 if results["passed"] else 1
 
 
-def soak_checks(
-    *,
-    figures: dict[str, Any],
-    summary: dict[str, Any],
-    celery_rows: list[dict[str, Any]],
-    worker_rows: list[dict[str, Any]],
-    drained: float | None,
-    drain_bound: float,
-    consistency: dict[str, Any],
-    span: float,
-) -> list[Check]:
+def soak_checks(*, figures: dict[str, Any], summary: dict[str, Any],
+                celery_rows: list[dict[str, Any]], worker_rows: list[dict[str, Any]],
+                drained: float | None, drain_bound: float, consistency: dict[str, Any],
+                span: float) -> list[Check]:  # fmt: skip
     """The soak's pass/fail checks, from its figures."""
     caught_up = (f"caught up {drained:.0f} s after the load stopped" if drained is not None
                  else f"still behind after {drain_bound:.0f} s")  # fmt: skip
@@ -122,7 +114,6 @@ def soak_checks(
 
 
 def docs_lines(results: dict[str, Any]) -> list[str]:
-    """The soak's section of docs/reliability-figures.md."""
     checks = [Check(**check) for check in results["checks"]]
     load, probe = results["load"], results["probe"]
     latency = load["latency_ms"]
@@ -147,7 +138,6 @@ def docs_lines(results: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the soak; return 0 when every check passed."""
     argv = sys.argv[1:] if argv is None else argv
     args = options.parse(options.SOAK, argv, __doc__.split("\n")[0])
     args.workers = args.workers or 2 * report.cpus()
