@@ -22,25 +22,14 @@ from django.db.models import Sum
 import bench.app  # noqa: F401 - Django set up before the models below
 from bench.report import say
 from bench.server import local_postmaster
+from ingestion import generator
 from ingestion.catalog import FIELDS
-from ingestion.generator import (
-    CHECKOUT_JOURNEY,
-    CHECKOUT_STEPS,
-    ONBOARDING_JOURNEY,
-    ONBOARDING_STEPS,
-    generate_batches,
-)
 from ingestion.models import Event
 from journeys.services import journey_create
 from orgs import services
 from orgs.models import Project
+from productgraph.tenancy import provisioning
 from productgraph.tenancy.context import org_context
-from productgraph.tenancy.provisioning import (
-    default_database,
-    drop_database,
-    grant_runtime_privileges,
-    provision_roles_and_database,
-)
 from productgraph.tenancy.roles import DatabaseUrls, url_password, url_user, with_credentials
 from sessions import services as session_services
 from sessions.models import Session
@@ -48,8 +37,8 @@ from sessions.selectors import sessions_stale
 
 RATE_LIMIT_PER_SECOND = 100_000_000  # never throttles the bench
 JOURNEYS = (
-    (CHECKOUT_JOURNEY, "Checkout", CHECKOUT_STEPS),
-    (ONBOARDING_JOURNEY, "Onboarding", ONBOARDING_STEPS),
+    (generator.CHECKOUT_JOURNEY, "Checkout", generator.CHECKOUT_STEPS),
+    (generator.ONBOARDING_JOURNEY, "Onboarding", generator.ONBOARDING_STEPS),
 )
 # The write path's row: the catalog's columns, then the ones the server sets (events_ingest).
 COLUMNS = (*(field.column for field in FIELDS), "org_id", "project_id", "attributes",
@@ -80,13 +69,12 @@ class BenchTenant:
 
 def database_name(suffix: str) -> str:
     """The configured database's name with `_<suffix>` appended."""
-    return f"{default_database(settings.DATABASE_URLS)}_{suffix}"
+    return f"{provisioning.default_database(settings.DATABASE_URLS)}_{suffix}"
 
 
 def database_urls(database: str) -> DatabaseUrls:
     """The configured URLs (same server, same roles), pointed at `database`."""
     urls = settings.DATABASE_URLS
-
     return replace(
         urls, runtime=_renamed(urls.runtime, database), owner=_renamed(urls.owner, database)
     )
@@ -113,10 +101,10 @@ def prepare(database: str, report: Say = say) -> BenchTenant:
     """Recreate `database`, migrate it as the owner, create the bench tenant in it."""
     urls = database_urls(database)
     attach(database)
-    provision_roles_and_database(urls, database=database, recreate=True, report=report)
-    grant_runtime_privileges(urls, database=database)
+    provisioning.provision_roles_and_database(urls, database=database, recreate=True, report=report)
+    provisioning.grant_runtime_privileges(urls, database=database)
     migrate()
-    grant_runtime_privileges(urls, database=database)
+    provisioning.grant_runtime_privileges(urls, database=database)
     return tenant_create(database, urls, slug="bench", public_id="proj_bench")
 
 
@@ -141,7 +129,7 @@ def tenant_create(database: str, urls: DatabaseUrls, *, slug: str, public_id: st
 
 def drop(database: str) -> None:
     connections.close_all()
-    drop_database(database_urls(database), database=database)
+    provisioning.drop_database(database_urls(database), database=database)
 
 
 def owner_sql(tenant: BenchTenant, *statements: str, admin: bool = False) -> None:
@@ -321,7 +309,7 @@ def _load_shard(owner_url: str, org_id: int, project_id: int, sessions: int, sha
             pending.clear()
             return count
 
-        generated = generate_batches(
+        generated = generator.generate_batches(
             sessions=sessions, days=DAYS, seed=SEED, now=END, max_events=10_000, shard=shard,
             shards=PROCESSES,
         )  # fmt: skip

@@ -53,22 +53,16 @@ def timed(step: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
     """Run `step`; return its result, its seconds and CPU seconds (this process, and its
     PostgreSQL backend when local: what it cost, whatever else ran) and the load averages."""
     before, backend = report.load_average(), _backend()
-    backend_before, client_before, started = (
-        _cpu_s(backend),
-        time.process_time(),
-        time.perf_counter(),
-    )
+    backend_before = _cpu_s(backend)
+    client_before, started = time.process_time(), time.perf_counter()
     result = step()
     seconds, backend_after = time.perf_counter() - started, _cpu_s(backend)
     postgres = None
     if backend_before is not None and backend_after is not None:
         postgres = round(backend_after - backend_before, 2)
-    return result, {
-        "seconds": round(seconds, 3),
-        "cpu_s": {"client": round(time.process_time() - client_before, 2), "postgres": postgres},
-        "load_average_before": before,
-        "load_average_after": report.load_average(),
-    }
+    cpu = {"client": round(time.process_time() - client_before, 2), "postgres": postgres}
+    return result, {"seconds": round(seconds, 3), "cpu_s": cpu, "load_average_before": before,
+                    "load_average_after": report.load_average()}  # fmt: skip
 
 
 def _in_org(dataset: Dataset, step: Callable[[], Any]) -> Callable[[], Any]:
@@ -86,11 +80,10 @@ def fold(dataset: Dataset) -> dict[str, Any]:
 
     def folded() -> int:
         written, started = 0, time.perf_counter()
-        for batch, start in enumerate(range(0, len(ids), FOLD_BATCH), start=1):
+        chunks = [ids[start : start + FOLD_BATCH] for start in range(0, len(ids), FOLD_BATCH)]
+        for batch, chunk in enumerate(chunks, start=1):
             with transaction.atomic(), org_context(dataset.org_id):
-                written += sessions_fold(
-                    **scope, session_ids=ids[start : start + FOLD_BATCH], now=end
-                )
+                written += sessions_fold(**scope, session_ids=chunk, now=end)
             if batch % PROGRESS_EVERY == 0:
                 rate = written / (time.perf_counter() - started)
                 say(f"  {written:,} of {len(ids):,} sessions folded ({rate:,.0f} sessions/s)")
@@ -117,9 +110,8 @@ def rows(dataset: Dataset) -> dict[str, Any]:
     scope: dict[str, Any] = {"org_id": dataset.org_id, "project_id": dataset.project_id}
 
     def read() -> dict[str, Any]:
-        sessions = Session.objects.filter(**scope).aggregate(
-            rows=Count("pk"), events=Sum("event_count")
-        )
+        totals = {"rows": Count("pk"), "events": Sum("event_count")}
+        sessions = Session.objects.filter(**scope).aggregate(**totals)
         counted = (SessionJourney.objects.filter(**scope).values_list("journey__key", "status")
                    .annotate(count=Count("pk")).order_by("journey__key", "status"))  # fmt: skip
         by_status: dict[str, dict[str, int]] = {}
@@ -135,9 +127,8 @@ def rows(dataset: Dataset) -> dict[str, Any]:
 def refresh(dataset: Dataset, *, rematch: bool = True) -> dict[str, Any]:
     """`journeys_refresh_project` in one transaction, in the org's context."""
     scope: dict[str, Any] = {"org_id": dataset.org_id, "project_id": dataset.project_id}
-    written, timing = timed(
-        _in_org(dataset, lambda: journeys_refresh_project(**scope, rematch=rematch))
-    )
+    refreshed = _in_org(dataset, lambda: journeys_refresh_project(**scope, rematch=rematch))
+    written, timing = timed(refreshed)
     return {"rows_written": written, **timing}
 
 

@@ -476,17 +476,13 @@ def _journeys(journeys: Results | None) -> str:
     if not journeys:
         return ""
     fold, beat, metrics = journeys["fold"], journeys["refresh_org"], journeys["metrics_only"]
-    limit, cpus, rows = (
-        journeys.get("target_s", REFRESH_TARGET_S),
-        journeys["machine"]["cpus"],
-        journeys["rows"],
-    )
+    limit, cpus = journeys.get("target_s", REFRESH_TARGET_S), journeys["machine"]["cpus"]
+    rows = journeys["rows"]
 
     def row(step: Results, name: str, seconds: str, output: str, met: str = "") -> list[str]:
         cpu = step.get("cpu_s") or {}
-        spent = " / ".join(
-            "—" if cpu.get(k) is None else f"{cpu[k]:,.1f}" for k in ("client", "postgres")
-        )
+        parts = cpu.get("client"), cpu.get("postgres")
+        spent = " / ".join("—" if part is None else f"{part:,.1f}" for part in parts)
         loads = f"{step['load_average_before'][0]} → {step['load_average_after'][0]}"
         return [name, seconds, spent, output, met, loads]
 
@@ -497,13 +493,10 @@ def _journeys(journeys: Results | None) -> str:
                  f"{fold['events_per_s']:,.0f} events/s, "
                  f"{fold['sessions_per_s']:,.0f} sessions/s")]  # fmt: skip
     for run in journeys["refresh"]:
-        name = (
-            f"`journeys_refresh_project`, {run['run']} run (every session re-matched, then metrics)"
-        )
-        written = f"{run['rows_written']:,} journey rows written"
-        steps.append(
-            row(run, name, f"{run['seconds']:.1f}", written, _verdict(run["seconds"] <= limit))
-        )
+        name = (f"`journeys_refresh_project`, {run['run']} run (every session re-matched, "
+                "then metrics)")  # fmt: skip
+        written, seconds = f"{run['rows_written']:,} journey rows written", f"{run['seconds']:.1f}"
+        steps.append(row(run, name, seconds, written, _verdict(run["seconds"] <= limit)))
     steps += [row(beat, "beat: `journeys.refresh_org`, after them (pending sessions re-matched, "
                   "every metric)", f"{beat['seconds']:.2f}",
                   f"{beat['pending_rows']:,} pending rows, {beat['rows_rematched']:,} re-matched"),
