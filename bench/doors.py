@@ -10,17 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import (
-    AnyValue,
-    ArrayValue,
-    InstrumentationScope,
-    KeyValue,
-    KeyValueList,
-)
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as service
+from opentelemetry.proto.common.v1 import common_pb2 as common
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
@@ -40,25 +31,22 @@ class Door:
     read: Callable[[bytes, int], dict[str, Any]]
 
 
-def any_value(value: Any) -> AnyValue:
+_SCALARS = ((bool, "bool_value"), (int, "int_value"), (float, "double_value"),
+            (bytes, "bytes_value"))  # fmt: skip
+
+
+def any_value(value: Any) -> common.AnyValue:
     """A Python value as an OTLP `AnyValue` (what an SDK makes of an attribute's value)."""
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
     if isinstance(value, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=key_values(value)))
+        return common.AnyValue(kvlist_value=common.KeyValueList(values=key_values(value)))
     if isinstance(value, list):
-        return AnyValue(array_value=ArrayValue(values=[any_value(item) for item in value]))
-    return AnyValue(string_value=str(value))
+        return common.AnyValue(array_value=common.ArrayValue(values=list(map(any_value, value))))
+    field = next((name for kind, name in _SCALARS if isinstance(value, kind)), None)
+    return common.AnyValue(**{field: value}) if field else common.AnyValue(string_value=str(value))
 
 
-def key_values(attributes: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
+def key_values(attributes: dict[str, Any]) -> list[common.KeyValue]:
+    return [common.KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
 
 
 def otlp_logs_body(events: list[dict[str, Any]]) -> bytes:
@@ -70,16 +58,14 @@ def otlp_logs_body(events: list[dict[str, Any]]) -> bytes:
         )
         for event in events
     ]
-    scope = ScopeLogs(scope=InstrumentationScope(name="bench"), log_records=records)
+    scope = ScopeLogs(scope=common.InstrumentationScope(name="bench"), log_records=records)
     resource = Resource(attributes=key_values({"service.name": "shop-web"}))
-    request = ExportLogsServiceRequest(
-        resource_logs=[ResourceLogs(resource=resource, scope_logs=[scope])]
-    )
-    return request.SerializeToString()
+    logs = [ResourceLogs(resource=resource, scope_logs=[scope])]
+    return service.ExportLogsServiceRequest(resource_logs=logs).SerializeToString()
 
 
 def _otlp_answer(body: bytes, sent: int) -> dict[str, Any]:
-    partial = ExportLogsServiceResponse.FromString(body).partial_success
+    partial = service.ExportLogsServiceResponse.FromString(body).partial_success
     rejected = partial.rejected_log_records
     errors = [partial.error_message] if partial.error_message else []
     return {"accepted": sent - rejected, "duplicates": 0, "rejected": rejected, "errors": errors}

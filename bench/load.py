@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +103,7 @@ class ClientResult:
     ends: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     accepted: list[int] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
+    statuses: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     rejected: int = 0
     transport_errors: int = 0
@@ -110,7 +111,7 @@ class ClientResult:
     connects: int = 0
     stored: int = 0  # new events of every answered batch, warm-up included
     # Every attempt, warm-up and retries included: status (or "error") -> count
-    attempts: dict[str, int] = field(default_factory=dict)
+    attempts: Counter[str] = field(default_factory=Counter)
     unhinted_5xx: int = 0  # 5xx answers without Retry-After
     timeouts: int = 0  # attempts that hit the socket timeout
     retries: int = 0
@@ -161,7 +162,7 @@ def deliver(
             result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
         result.longest_attempt = max(result.longest_attempt, time.perf_counter() - started)
         key = "error" if answer is None else str(answer[0])
-        result.attempts[key] = result.attempts.get(key, 0) + 1
+        result.attempts[key] += 1
         hint = connection.headers.get("retry-after") if answer is not None else None
         if answer is not None and answer[0] >= 500 and hint is None:
             result.unhinted_5xx += 1
@@ -254,7 +255,7 @@ def run_client(*, index: int, clients: int, requests: list[bytes], connection: C
         result.stored += accepted  # warm-up included: what the sessions must come to reflect
         if scheduled < plan.measure_from:
             continue
-        result.statuses[status] = result.statuses.get(status, 0) + 1
+        result.statuses[str(status)] += 1
         if answer:
             result.duplicates += answer["duplicates"]
             result.rejected += answer["rejected"]
@@ -288,16 +289,10 @@ def summarize(
     latencies = [value for result in results for value in result.latencies]
     # Throughput counts what completed inside the window; latency covers every measured start.
     done = [(n, end) for r in results for n, end in zip(r.accepted, r.ends, strict=True)]
-    statuses: dict[str, int] = {}
-    attempts: dict[str, int] = {}
-    outcomes = {ACKED: 0, LOST: 0, REFUSED: 0}
-    for result in results:
-        for status, count in result.statuses.items():
-            statuses[str(status)] = statuses.get(str(status), 0) + count
-        for key, count in result.attempts.items():
-            attempts[key] = attempts.get(key, 0) + count
-        for _, ending, _, _ in result.ledger:
-            outcomes[ending] += 1
+    statuses = sum((result.statuses for result in results), Counter[str]())
+    attempts = sum((result.attempts for result in results), Counter[str]())
+    endings = Counter(entry[1] for result in results for entry in result.ledger)
+    outcomes = {ACKED: 0, LOST: 0, REFUSED: 0} | endings
     return {
         "door": door.name,
         "batch": batches[0] if len(batches) == 1 else batches,

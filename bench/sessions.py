@@ -28,6 +28,7 @@ LAG_TARGET_S = 10.0
 CATCH_UP_MIN_S = 2.0  # a shorter drain is mostly the 1 s debounce and the 0.5 s readings
 CELERY_APP_NAME = "productgraph-bench-celery"  # PGAPPNAME of the worker's connections
 WATCH_APP_NAME = "productgraph-bench-watch"
+_SET_ORG = "SELECT set_config('app.current_org_id', %s, true)"
 _PARTITIONS = r"^ingestion_event_([0-9]{6}|default)$"
 _BACKENDS = (
     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"
@@ -148,11 +149,8 @@ class SessionWatch:
         events = events[:MARKER_EVENTS]
         for position, event in enumerate(events):
             event["event_id"] = f"probe-{name}-{position}"
-        headers = {
-            "Content-Type": "application/json",
-            "X-PG-API-Key": self.key,
-            "User-Agent": agent,
-        }
+        headers = {"Content-Type": "application/json", "X-PG-API-Key": self.key}
+        headers["User-Agent"] = agent
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             connection.request("POST", "/v1/events", body=batch_body(events), headers=headers)
@@ -183,9 +181,8 @@ class SessionWatch:
     def _watch(self) -> None:
         client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
         try:
-            database = psycopg.connect(
-                self.database_url, autocommit=True, application_name=WATCH_APP_NAME
-            )
+            name = WATCH_APP_NAME
+            database = psycopg.connect(self.database_url, autocommit=True, application_name=name)
         except psycopg.Error as exc:
             self.errors.append(f"watch: cannot connect: {exc}")  # drains then time out
             client.close()
@@ -208,9 +205,7 @@ class SessionWatch:
 
     def _query(self, database: psycopg.Connection, sql: str, params: list[Any]) -> list[Any]:
         with database.transaction():
-            database.execute(
-                "SELECT set_config('app.current_org_id', %s, true)", [str(self.org_id)]
-            )
+            database.execute(_SET_ORG, [str(self.org_id)])
             return database.execute(sql, params).fetchall()
 
     def _poll_markers(self, database: psycopg.Connection, started: float) -> None:
@@ -275,11 +270,7 @@ def phase_sessions(*, markers: list[Marker], readings: list[Reading], window: tu
     backlog = max(0, round(expected - at(stopped, "folded")))
     # What was left when the bound ran out (a reading just after it may show none left).
     left = max(0, round(expected - at(stopped + bound, "folded")))
-    folded, read, seq = (
-        since_start("folded"),
-        since_start("rows_read"),
-        since_start("seq_rows_read"),
-    )
+    folded, read, seq = map(since_start, ("folded", "rows_read", "seq_rows_read"))
     fold_cores = None
     if cpu.get("celery") is not None and cpu.get("postgres_celery") is not None:
         fold_cores = (cpu["celery"] or 0.0) + (cpu["postgres_celery"] or 0.0)
