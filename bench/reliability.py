@@ -68,9 +68,8 @@ def account(
     missing = sum(max(0, count - stored.get(token, 0)) for token, count in ledger.acked.items())
     beyond = sum(max(0, stored.get(token, 0) - count) for token, count in ledger.acked.items())
     from_lost = sum(stored.get(token, 0) for token in ledger.lost)
-    unexplained = sum(
-        n for t, n in stored.items() if t not in ledger.acked and t not in ledger.lost
-    )
+    known = ledger.acked.keys() | ledger.lost
+    unexplained = sum(count for token, count in stored.items() if token not in known)
     figures = {
         "acked_events": ledger.acked_events, "stored_rows": rows, "stored_distinct": distinct,
         "duplicate_rows": rows - distinct, "missing": missing, "beyond_acked": beyond,
@@ -146,9 +145,8 @@ def checks_json(checks: list[Check]) -> list[dict[str, Any]]:
 def machine_line(results: Mapping[str, Any]) -> str:
     """The machine, the load average before/after and the commit of a run, as Markdown."""
     machine = results["machine"]
-    before, after = (
-        " / ".join(map(str, results[f"load_average_{when}"])) for when in ("before", "after")
-    )
+    before, after = (" / ".join(map(str, results[f"load_average_{when}"]))
+                     for when in ("before", "after"))  # fmt: skip
     return (
         f"- **Machine:** {machine['cpus']} CPUs ({machine['cpu_model']}), "
         f"{machine['ram_gib']} GiB RAM, Linux {machine['kernel']}, Python {machine['python']}, "
@@ -160,20 +158,14 @@ def machine_line(results: Mapping[str, Any]) -> str:
 
 def docs_page(existing: str, *, name: str, lines: list[str]) -> str:
     """The page with section `name` replaced by `lines`; the rest of it kept as it is."""
-    sections: dict[str, str] = {}
+    head = existing.split("<!-- ")[0].rstrip("\n") if "<!-- " in existing else None
+    parts = [("# Reliability figures" if head is None else head) + "\n"]
     for other in SECTIONS:
-        found = re.search(
-            rf"<!-- {other}:start -->\n(.*?)<!-- {other}:end -->", existing, re.DOTALL
-        )
-        sections[other] = found.group(1) if found else f"Not run yet: `make {other}`.\n"
-    sections[name] = "\n".join(lines).rstrip("\n") + "\n"
-    head = (
-        existing.split("<!-- ")[0].rstrip("\n") if "<!-- " in existing else "# Reliability figures"
-    )
-    parts = [
-        f"<!-- {other}:start -->\n{sections[other]}<!-- {other}:end -->\n" for other in SECTIONS
-    ]
-    return "\n".join([head + "\n", *parts])
+        found = re.search(rf"<!-- {other}:start -->\n(.*?)<!-- {other}:end -->", existing, re.S)
+        body = found.group(1) if found else f"Not run yet: `make {other}`.\n"
+        body = "\n".join(lines).rstrip("\n") + "\n" if other == name else body
+        parts.append(f"<!-- {other}:start -->\n{body}<!-- {other}:end -->\n")
+    return "\n".join(parts)
 
 
 def write_docs(name: str, lines: list[str], docs_dir: str) -> Path:

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     stored, windows, phases = 0, [], []
 
     def cores(start: float, end: float) -> dict[str, float | None]:
-        snapshots = [sample.cpu for sample in sampler.between(start, end)]
+        snapshots = sampler.between(start, end)
         if watch is None:
             return cores_used(snapshots)
         return cores_used(snapshots, celery_backends=watch.celery_backends,

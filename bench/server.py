@@ -398,14 +398,17 @@ class LoadRun:
 
 
 @dataclass(frozen=True)
-class CpuSnapshot:
-    """Cumulative CPU seconds at one moment, per process (processes come and go)."""
+class Sample:
+    """One reading: CPU seconds so far per process (processes come and go), the machine's busy
+    seconds, and each gunicorn and Celery process's RSS in bytes."""
 
     at: float
     workers: dict[int, float]
     postgres: dict[int, float] | None
     machine_busy: float
     celery: dict[int, float] = field(default_factory=dict)
+    rss: dict[int, float] = field(default_factory=dict)
+    celery_rss: dict[int, float] = field(default_factory=dict)
 
 
 def _per_process(pids: list[int], read: Callable[[psutil.Process], float]) -> dict[int, float]:
@@ -456,7 +459,7 @@ def used(series: list[dict[int, float]]) -> float:
     return sum(value - first.get(pid, 0.0) for pid, value in last.items())
 
 
-def cores_used(snapshots: list[CpuSnapshot], *, celery_backends: Collection[int] = (),
+def cores_used(snapshots: list[Sample], *, celery_backends: Collection[int] = (),
                ignored_backends: Collection[int] = ()) -> dict[str, float | None]:  # fmt: skip
     """Average cores used between the first and the last snapshot, by whom: `postgres` is
     the backends serving gunicorn (and the server-wide processes), `postgres_celery` those
@@ -495,16 +498,6 @@ def local_postmaster(backend_pid: int) -> int | None:
 
 
 @dataclass
-class Sample:
-    """One reading: when, each gunicorn and Celery process's RSS in bytes, the CPU so far."""
-
-    at: float
-    rss: dict[int, float]
-    cpu: CpuSnapshot
-    celery_rss: dict[int, float] = field(default_factory=dict)
-
-
-@dataclass
 class Sampler:
     """Reads the stack's RSS and CPU counters every `interval` s in a background thread."""
 
@@ -531,12 +524,11 @@ class Sampler:
             tasks = self.stack.celery.pids() if self.stack.celery is not None else []
             machine = psutil.cpu_times()
             busy = float(sum(machine)) - float(machine.idle) - float(getattr(machine, "iowait", 0))
-            cpu = CpuSnapshot(
+            self.samples.append(Sample(
                 time.monotonic(), _per_process(workers, _cpu),
                 postgres_cpu(self.postmaster_pid, self.database), busy, _per_process(tasks, _cpu),
-            )  # fmt: skip
-            rss = _per_process(workers, _rss), _per_process(tasks, _rss)
-            self.samples.append(Sample(time.monotonic(), rss[0], cpu, rss[1]))
+                _per_process(workers, _rss), _per_process(tasks, _rss),
+            ))  # fmt: skip
             self._stop.wait(self.interval)
 
     def between(self, start: float, end: float) -> list[Sample]:

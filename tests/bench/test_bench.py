@@ -26,7 +26,7 @@ from bench.events import (
     make_batches,
     make_events,
 )
-from bench.server import CeleryWorker, CpuSnapshot, cores_used
+from bench.server import CeleryWorker, Sample, cores_used
 from ingestion.ddl import COPY_COLUMNS
 from ingestion.services import events_validate
 from ingestion.validation import Project
@@ -258,10 +258,8 @@ def test_drain_returns_the_first_reading_that_caught_up():
 
 
 def test_cpu_split_between_gunicorn_and_celery_backends():
-    first = CpuSnapshot(
-        at=0.0, workers={1: 0.0}, postgres={10: 0.0, 11: 0.0, 12: 0.0}, machine_busy=0.0
-    )
-    last = CpuSnapshot(
+    first = Sample(at=0.0, workers={1: 0.0}, postgres={10: 0.0, 11: 0.0, 12: 0.0}, machine_busy=0.0)
+    last = Sample(
         at=2.0,
         workers={1: 2.0},
         postgres={10: 1.0, 11: 0.5, 12: 0.2},
@@ -276,7 +274,7 @@ def test_cpu_split_between_gunicorn_and_celery_backends():
         "postgres_celery": 0.25,
         "machine": 2.0,
     }
-    unknown = cores_used([first, CpuSnapshot(at=1.0, workers={}, postgres=None, machine_busy=1.0)])
+    unknown = cores_used([first, Sample(at=1.0, workers={}, postgres=None, machine_busy=1.0)])
     assert unknown["postgres"] is None and unknown["postgres_celery"] is None
 
 
