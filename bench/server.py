@@ -320,10 +320,8 @@ class Stack:
                                self.workers, self.worker_class, self.threads)  # fmt: skip
         self.celery: CeleryWorker | None = None
         self._started = 0
-        self.beat = (
-            CeleryBeat(self.env, self.out_dir / "beat.log", concurrency=0, loglevel="INFO")
-            if self.with_beat else None
-        )  # fmt: skip
+        beat = CeleryBeat(self.env, self.out_dir / "beat.log", concurrency=0, loglevel="INFO")
+        self.beat = beat if self.with_beat else None
 
     def start(self) -> None:
         """Start Redis, the worker, beat and gunicorn; return once all are ready."""

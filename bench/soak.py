@@ -68,9 +68,8 @@ def soak(args: argparse.Namespace, command: str) -> int:
             load_run.stop()
         sampler.stop()
         stack.stop()
-    figures = reliability.account(
-        reliability.Ledger.read(ledger), per_token, rows=rows, distinct=distinct
-    )
+    acked = reliability.Ledger.read(ledger)
+    figures = reliability.account(acked, per_token, rows=rows, distinct=distinct)
     checks = soak_checks(figures=figures, summary=summary, celery_rows=celery_rows,
                          worker_rows=worker_rows, drained=drained, drain_bound=args.drain,
                          consistency=consistency, span=span)  # fmt: skip
@@ -78,8 +77,8 @@ def soak(args: argparse.Namespace, command: str) -> int:
         **report.header(command, postgres_version),
         "load_average_before": load_before, "load_average_after": report.load_average(),
         "passed": reliability.passed(checks), "checks": reliability.checks_json(checks),
-        "duration_s": args.duration,
-        "probe": probe, "rate": rate, "load": summary, "accounting": figures,
+        "duration_s": args.duration, "probe": probe, "rate": rate, "load": summary,
+        "accounting": figures,
         "memory": {"span_s": round(span), "celery": celery_rows, "gunicorn": worker_rows},
         "sessions": {"drain_s": drained, "drain_bound_s": args.drain, **consistency},
     }  # fmt: skip
