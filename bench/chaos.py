@@ -105,9 +105,8 @@ def _succeeded(log_path: Path, task_ids: list[str]) -> dict[str, float]:
         for task in task_ids:
             if f"[{task}] succeeded" in line:
                 stamp = line[1 : line.index(":", 20)]  # "[2026-11-24 03:04:27,227: INFO/..."
-                found[task] = (
-                    datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").astimezone().timestamp()
-                )
+                when = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
+                found[task] = when.astimezone().timestamp()
     return found
 
 

@@ -75,9 +75,8 @@ def database_name(suffix: str) -> str:
 def database_urls(database: str) -> DatabaseUrls:
     """The configured URLs (same server, same roles), pointed at `database`."""
     urls = settings.DATABASE_URLS
-    return replace(
-        urls, runtime=_renamed(urls.runtime, database), owner=_renamed(urls.owner, database)
-    )
+    runtime, owner = _renamed(urls.runtime, database), _renamed(urls.owner, database)
+    return replace(urls, runtime=runtime, owner=owner)
 
 
 def _renamed(url: str, database: str) -> str:
@@ -193,15 +192,13 @@ def stored_per_token(tenant: BenchTenant, length: int) -> tuple[dict[str, int], 
         table = Event._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT left(event_id, %s), count(*) FROM {table} WHERE project_id = %s "  # noqa: S608
-                "GROUP BY 1",
+                f"SELECT left(event_id, %s), count(*) FROM {table} "  # noqa: S608
+                "WHERE project_id = %s GROUP BY 1",
                 [length, tenant.project_id],
             )
             per_token = {token: int(count) for token, count in cursor.fetchall()}
-            cursor.execute(
-                f"SELECT count(*), count(DISTINCT event_id) FROM {table} WHERE project_id = %s",  # noqa: S608
-                [tenant.project_id],
-            )
+            cursor.execute(f"SELECT count(*), count(DISTINCT event_id) FROM {table} "  # noqa: S608
+                           "WHERE project_id = %s", [tenant.project_id])  # fmt: skip
             rows, distinct = cursor.fetchone()
         return per_token, int(rows), int(distinct)
 
@@ -251,9 +248,8 @@ def sessions_against_rebuild(tenant: BenchTenant) -> dict[str, Any]:
         return before, after
 
     before, after = _read(tenant, rebuild)
-    differing = sorted(
-        key for key in before.keys() | after.keys() if before.get(key) != after.get(key)
-    )
+    keys = before.keys() | after.keys()
+    differing = sorted(key for key in keys if before.get(key) != after.get(key))
     return {"sessions": len(after), "rows": len(before), "differing": len(differing),
             "examples": differing[:5], "equal": not differing}  # fmt: skip
 
