@@ -9,9 +9,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-BENCH, FUNNEL, JOURNEYS, REPORT, SOAK, CHAOS = (
-    "bench", "bench.funnel", "bench.journeys", "bench.report", "bench.soak", "bench.chaos"
-)  # fmt: skip
+BENCH, FUNNEL, JOURNEYS, REPORT = "bench", "bench.funnel", "bench.journeys", "bench.report"
+SOAK, CHAOS = "bench.soak", "bench.chaos"
 _MAKE = {BENCH: "make bench", SOAK: "make soak", CHAOS: "make chaos"}
 
 

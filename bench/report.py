@@ -396,9 +396,8 @@ def summary(results: Results) -> str:
     """The run's tables, ceiling and verdicts, for the terminal."""
     sessions = sessions_table(results)
     contention = [line.strip() for line in _contention(results).split("\n")[1:]]
-    verdicts = [
-        f"[{_verdict(t['passed'])}] {t['target']}: {t['measured']}" for t in results["targets"]
-    ]
+    verdicts = [f"[{_verdict(t['passed'])}] {t['target']}: {t['measured']}"
+                for t in results["targets"]]  # fmt: skip
     tables = [_md(phases_table(results)), *([_md(sessions)] if len(sessions) > 1 else [])]
     return "\n\n".join([*tables, "\n".join([*_ceiling_lines(results), *contention]), *verdicts])
 
