@@ -124,21 +124,21 @@ def _phase(results: Results, batch: int, mode: str, door: str = "events") -> Any
                  and p["name"] != "soak" and p.get("door", "events") == door), None)  # fmt: skip
 
 
+def _spent(cpu: Results | None, first: str) -> float | None:
+    parts: list[Any] = [(cpu or {}).get(name) for name in (first, "postgres")]  # both, or None
+    return None if None in parts else sum(parts)
+
+
 def per_cpu_second(phase: Results) -> float | None:
     """Events per CPU-second of the app workers plus PostgreSQL (robust to other load)."""
-    cpu = phase.get("cpu_cores") or {}
-    if cpu.get("app_workers") is None or cpu.get("postgres") is None:
-        return None
-    spent = cpu["app_workers"] + cpu["postgres"]
+    spent = _spent(phase.get("cpu_cores"), "app_workers")
     return round(phase["events_per_s"] / spent, 1) if spent else None
 
 
 def ceiling_per_cpu_second(results: Results) -> float | None:
     """Rows per CPU-second of the COPY: its client (row encoding) plus PostgreSQL."""
-    roof = results["ceiling"]
-    cpu = roof.get("cpu_s") or {}
-    spent = None if cpu.get("postgres") is None else cpu["client"] + cpu["postgres"]
-    return round(roof["rows"] / spent, 1) if spent else None
+    spent = _spent(results["ceiling"].get("cpu_s"), "client")
+    return round(results["ceiling"]["rows"] / spent, 1) if spent else None
 
 
 def ratio(results: Results) -> float | None:
@@ -253,13 +253,6 @@ def funnel_targets(funnel: Results | None) -> list[Results]:
             for entry in funnel["funnels"]]  # fmt: skip
 
 
-def _cpu_total(step: Results) -> float | None:
-    cpu = step.get("cpu_s") or {}
-    if cpu.get("client") is None or cpu.get("postgres") is None:
-        return None
-    return float(cpu["client"] + cpu["postgres"])
-
-
 def journeys_targets(journeys: Results | None) -> list[Results]:
     """The journey refresh target and the fold throughput figure, from journeys.json."""
     target = "journey refresh over 100,000 sessions ≤ 30 s (`journeys_refresh_project`)"
@@ -268,10 +261,11 @@ def journeys_targets(journeys: Results | None) -> list[Results]:
         return [
             _target(name, "not run (python -m bench.journeys)", None) for name in (target, figure)
         ]
-    runs, fold, fold_cpu = journeys["refresh"], journeys["fold"], _cpu_total(journeys["fold"])
+    runs, fold = journeys["refresh"], journeys["fold"]
+    fold_cpu = _spent(fold.get("cpu_s"), "client")
     refresh = ", ".join(
         f"{run['run']} {run['seconds']:.1f} s" + ("" if cpu is None else f" ({cpu:.1f} CPU-s)")
-        for run, cpu in ((run, _cpu_total(run)) for run in runs)
+        for run, cpu in ((run, _spent(run.get("cpu_s"), "client")) for run in runs)
     )
     per_cpu = f", {fold['events'] / fold_cpu:,.0f} per CPU-s" if fold_cpu else ""
     limit = journeys.get("target_s", REFRESH_TARGET_S)
