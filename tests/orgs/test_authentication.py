@@ -1,5 +1,5 @@
 """API key authentication (orgs/authentication.py; api.md, tenancy.md): headers, errors,
-revocation, last_used_at; and keys without headers (issue 16, point 2; api.md, "Keys without
+revocation, last_used_at; and keys without headers (api.md, "Keys without
 headers"): `navigator.sendBeacon` posts text/plain with no header of ours, a pixel only has a
 URL, a Segment client sends its write key as the Basic user."""
 

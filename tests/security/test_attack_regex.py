@@ -1,6 +1,6 @@
 """Attack: a user's regular expression stalls the worker (and every org behind it) or PostgreSQL.
 
-Found in issue 15: a journey step `{"field": "page.path", "op": "regex", "value": "(a+)+b|c"}`
+The attack: a journey step `{"field": "page.path", "op": "regex", "value": "(a+)+b|c"}`
 and one event whose path is "/" + "a" * 26 + "c". PostgreSQL's prefilter let the event
 through, Python's `re` backtracked in the session fold (5.6 s at 26 characters, doubling with
 each more; page.path holds 1,024), the one Celery worker had no time limit of its own, and
