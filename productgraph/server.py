@@ -42,8 +42,9 @@ from gunicorn.workers.ggevent import GeventWorker
 MAX_BUFFERED_BODY = 10 * 1024 * 1024 + 1
 # What one worker holds of request bodies at once, all connections together. Without it, a
 # few hundred clients each sending 10 MB and stalling took a worker's memory from 130 to 470
-# MB (tests/security/test_attack_server.py holds such clients) and could take the machine's; past it, a body is answered 503
-# `server_busy` (Retry-After) instead of being read. 25 bodies of the largest size.
+# MB (tests/security/test_attack_server.py holds such clients) and could take the machine's;
+# past it, a body is answered 503 `server_busy` (Retry-After) instead of being read. 25
+# bodies of the largest size.
 BUFFER_BUDGET_BYTES = 25 * (MAX_BUFFERED_BODY - 1)
 BODY_TIMEOUT_SECONDS = 30.0
 # Below gunicorn's worker timeout (30 s): GraphQL's analytic budget is 20 s of it.
