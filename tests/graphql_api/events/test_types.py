@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from analytics.stores import postgres as postgres_store
+from productgraph.graphql import limits
 from tests.graphql_api.helpers import captured_sql, data, error_codes, event_at, gql, send, visit
 
 EVENTS = """query($f: EventFilter, $first: Int, $after: String) {
@@ -164,4 +166,17 @@ def test_event_counts_name_every_problem_of_their_arguments_at_once(client, acme
     assert error_codes(body) == ["invalid_argument"]
     assert body["errors"][0]["message"] == (
         "from must be before to; maxGroups must be from 1 to 100; unknown event type(s): nope."
+    )
+
+
+def test_event_counts_past_their_statement_timeout_are_query_timeout(client, acme, monkeypatch):
+    monkeypatch.setattr(limits, "ANALYTIC_STATEMENT_TIMEOUT_MS", 300)
+    monkeypatch.setattr(
+        postgres_store, "compile_event_counts", lambda *_: ("SELECT pg_sleep(5)", [])
+    )
+    variables = {"from": "2026-01-15T00:00:00Z", "to": "2026-01-16T00:00:00Z", "interval": "DAY"}
+    body = gql(client, COUNTS, variables, key=acme.secret_key).json()
+    assert error_codes(body) == ["query_timeout"]
+    assert body["errors"][0]["message"] == (
+        "The query ran longer than 0.3 s and was cancelled: narrow the time range or the filters."
     )
