@@ -147,3 +147,14 @@ def event_at(event_id: str, minute: int, session: str = "s1", **fields):
     item = event(event_id=event_id, event__timestamp=f"2026-01-15T10:{minute:02}:00Z", **fields)
     item["session.id"] = session
     return item
+
+
+# Documents the auth and view tests send: any project list, and an editor-only mutation.
+PROJECTS_QUERY = "{ projects { publicId } }"
+CREATE_JOURNEY = """
+mutation($p: String!) {
+  createJourney(input: {projectId: $p, key: "signup", name: "Signup",
+                        steps: [{id: "s", match: [{field: "page.path", op: "eq", value: "/s"}]}]}) {
+    journey { key isActive }
+  }
+}"""

@@ -43,8 +43,9 @@ _NEWLINE = ",\n       "
 _CONJUNCTION = "\n      AND "
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _check_branches(branches: Any) -> None:
+    if isinstance(branches, bool) or not isinstance(branches, int) or branches < 1:
+        raise ValueError("branches must be a positive integer")
 
 
 def _without_type(conditions: list[Any], event_type: str | None) -> list[Any]:
@@ -109,8 +110,7 @@ def compile_funnel(query: FunnelQuery, branches: int = 1) -> tuple[str, list[Any
     are the same. The org is left to RLS: the funnel's index scans are by project.
     """
     query.validate()
-    if not _is_int(branches) or branches < 1:
-        raise ValueError("branches must be a positive integer")
+    _check_branches(branches)
     exclusions = query.normalized_exclusions()
     window = query.conversion_window
     unit = _unit_sql(query)
@@ -219,8 +219,8 @@ def run_funnel(
 ) -> list[tuple[Any, ...]]:
     """Run the funnel's statement (`prefix` + its SQL) in the caller's org context."""
     query.validate()
-    if branches is not None and (not _is_int(branches) or branches < 1):
-        raise ValueError("branches must be a positive integer")
+    if branches is not None:
+        _check_branches(branches)
     with bounded(
         timeout,
         settings={"work_mem": WORK_MEM},

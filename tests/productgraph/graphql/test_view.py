@@ -7,28 +7,19 @@ import json
 
 from django.test import Client
 
-from tests.graphql_api.helpers import error_codes, gql, member
-
-PROJECTS = "{ projects { publicId } }"
-CREATE = """
-mutation($p: String!) {
-  createJourney(input: {projectId: $p, key: "signup", name: "Signup",
-                        steps: [{id: "s", match: [{field: "page.path", op: "eq", value: "/s"}]}]}) {
-    journey { key isActive }
-  }
-}"""
+from tests.graphql_api.helpers import CREATE_JOURNEY, PROJECTS_QUERY, error_codes, gql, member
 
 
 def test_a_session_request_needs_the_csrf_token(acme):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(member(acme, "ann", "viewer"))
-    refused = gql(browser, PROJECTS, org="acme")
+    refused = gql(browser, PROJECTS_QUERY, org="acme")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "forbidden"
     assert "CSRF" in refused.json()["error"]["message"]
     page = browser.get("/graphql", HTTP_ACCEPT="text/html")  # GraphiQL sets the cookie
     token = page.cookies["csrftoken"].value
-    accepted = gql(browser, PROJECTS, org="acme", HTTP_X_CSRFTOKEN=token)
+    accepted = gql(browser, PROJECTS_QUERY, org="acme", HTTP_X_CSRFTOKEN=token)
     assert accepted.json()["data"] == {"projects": [{"publicId": "proj_acme"}]}
 
 
@@ -39,12 +30,12 @@ def test_graphiql_is_served_to_logged_in_browsers_only(client, acme):
     page = client.get("/graphql", HTTP_ACCEPT="text/html")
     assert page.status_code == 200
     assert b"graphiql" in page.content.lower()
-    raw = client.get("/graphql", {"query": PROJECTS, "raw": "1"}, HTTP_ACCEPT="text/html")
+    raw = client.get("/graphql", {"query": PROJECTS_QUERY, "raw": "1"}, HTTP_ACCEPT="text/html")
     assert raw.status_code == 405, "GET never executes a query"
     raw_in_body = client.generic(
         "GET",
         "/graphql",
-        data=json.dumps({"raw": 1, "query": PROJECTS}),
+        data=json.dumps({"raw": 1, "query": PROJECTS_QUERY}),
         content_type="application/json",
         HTTP_ACCEPT="text/html",
     )
@@ -55,7 +46,7 @@ def test_other_methods_are_405(client, acme):
     response = client.put("/graphql", HTTP_AUTHORIZATION=f"Bearer {acme.secret_key}")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
-    by_key = client.get("/graphql", {"query": PROJECTS}, HTTP_X_PG_API_KEY=acme.secret_key)
+    by_key = client.get("/graphql", {"query": PROJECTS_QUERY}, HTTP_X_PG_API_KEY=acme.secret_key)
     assert by_key.status_code == 405, "an API client POSTs; GraphiQL is for a browser"
 
 
@@ -110,7 +101,7 @@ def test_a_member_who_is_not_staff_logs_in_at_login_and_gets_graphiql(acme):
     graphiql = browser.get("/graphql?org=acme", HTTP_ACCEPT="text/html")
     assert graphiql.status_code == 200 and b"graphiql" in graphiql.content.lower()
     token = graphiql.cookies.get("csrftoken", page.cookies["csrftoken"]).value
-    created = gql(browser, CREATE, {"p": "proj_acme"}, org="acme", HTTP_X_CSRFTOKEN=token)
+    created = gql(browser, CREATE_JOURNEY, {"p": "proj_acme"}, org="acme", HTTP_X_CSRFTOKEN=token)
     assert created.json()["data"]["createJourney"]["journey"]["key"] == "signup"
     assert browser.post("/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
-    assert gql(browser, PROJECTS, org="acme").status_code == 401
+    assert gql(browser, PROJECTS_QUERY, org="acme").status_code == 401
